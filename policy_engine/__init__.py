@@ -1,0 +1,52 @@
+"""policy-engine: versioned YAML risk policies, compiled once, evaluated fast, explained always.
+
+Public API::
+
+    policy = policy_engine.load("policies/risk/position_sizing.yaml")
+    decision = policy.evaluate(request, now="2025-04-02T06:10:54.151Z", trace=True)
+    decision.outcome, decision.reason, decision.rule, decision.trace
+
+``load`` raises ``PolicyError`` (with located ``Diagnostic``s) for any problem in the policy;
+``evaluate`` never raises for bad inputs: it rejects with a reason code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from policy_engine.compiler.compile import compile_document
+from policy_engine.decision import Decision, Event, FiredTrigger, Provenance
+from policy_engine.engine.run import CompiledPolicy
+from policy_engine.errors import Code, Diagnostic, PolicyError
+from policy_engine.source import load_source, parse_source
+from policy_engine.trace import Trace, TraceStep
+
+__all__ = [
+    "Code", "CompiledPolicy", "Decision", "Diagnostic", "Event", "FiredTrigger", "PolicyError", "Provenance",
+    "Trace", "TraceStep", "load", "loads", "validate",
+]
+__version__ = "0.1.0"
+
+
+def load(path: str | Path, params: Mapping[str, Any] | None = None) -> CompiledPolicy:
+    """Read, check and compile a policy file. ``params`` overrides param values (what-if runs)."""
+    doc = load_source(path)
+    plan, checker = compile_document(doc, dict(params or {}))
+    return CompiledPolicy(plan, checker)
+
+
+def loads(text: str, path: str = "<string>", params: Mapping[str, Any] | None = None) -> CompiledPolicy:
+    """Compile policy text; ``path`` locates diagnostics and resolves the input schema path."""
+    doc = parse_source(text, path)
+    plan, checker = compile_document(doc, dict(params or {}))
+    return CompiledPolicy(plan, checker)
+
+
+def validate(path: str | Path) -> list[Diagnostic]:
+    """Every diagnostic for one policy file; an empty list means it compiles."""
+    try:
+        load(path)
+    except PolicyError as err:
+        return err.diagnostics
+    return []

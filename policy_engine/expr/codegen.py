@@ -1,0 +1,246 @@
+"""Checked expression trees -> Python source, for the compiled fast path.
+
+Only trees that passed ``language.analyze`` reach this module, so every node is on the
+whitelist and every name is resolved. The generated text is built from the tree's own nodes and
+from names this module invents; constants are emitted with ``repr`` (numbers, strings, booleans,
+None), never spliced from policy text. Inputs are JSON data, so ``a.b`` becomes ``a['b']``:
+attribute access never reaches Python objects.
+
+Arithmetic whose operands are not both proven numbers goes through guarded helpers that bound
+string and list repetition and powers (the only ways a short expression can build a huge value).
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from policy_engine.expr.language import MAX_POWER, NUM, input_path_of
+
+MAX_SEQUENCE = 100_000
+
+
+class NameRenderer(Protocol):
+    """How the caller wants names read: values, inputs, params and engine names."""
+
+    def is_input(self, name: str) -> bool: ...
+    def is_extra(self, name: str) -> bool: ...
+    def value(self, name: str, conditional: bool) -> str: ...
+    def input_root(self, name: str) -> str: ...
+    def param(self, name: str) -> str: ...
+    def extra(self, name: str) -> str: ...
+
+
+def _check_size(value: Any) -> Any:
+    if isinstance(value, (str, list, tuple)) and len(value) > MAX_SEQUENCE:
+        raise ValueError(f"result of {len(value)} items exceeds the limit {MAX_SEQUENCE}")
+    return value
+
+
+def safe_mul(a: Any, b: Any) -> Any:
+    for seq, count in ((a, b), (b, a)):
+        if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
+            if len(seq) * max(count, 0) > MAX_SEQUENCE:
+                raise ValueError(f"repetition to {len(seq) * count} items exceeds the limit {MAX_SEQUENCE}")
+    return a * b
+
+
+def safe_pow(a: Any, b: Any) -> Any:
+    if isinstance(b, (int, float)) and abs(b) > MAX_POWER:
+        raise ValueError(f"power {b} exceeds the limit {MAX_POWER}")
+    if isinstance(a, (int, float)) and abs(a) > 1e15:
+        raise ValueError("base of a power is too large")
+    return a**b
+
+
+def safe_mod(a: Any, b: Any) -> Any:
+    if isinstance(a, str):
+        raise ValueError("string formatting with % is not allowed")
+    return a % b
+
+
+def safe_add(a: Any, b: Any) -> Any:
+    return _check_size(a + b)
+
+
+HELPERS: dict[str, Callable[..., Any]] = {
+    "_mul": safe_mul, "_pow": safe_pow, "_mod": safe_mod, "_add": safe_add,
+}
+
+_BINOP = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
+}
+_GUARDED = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Mod: "_mod", ast.Add: "_add"}
+_CMP = {
+    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+    ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not",
+}
+_UNARY = {ast.Not: "not ", ast.USub: "-", ast.UAdd: "+"}
+
+# Operators for the reference evaluator, with the same guards as the generated code.
+REFERENCE_OPERATORS: dict[type, Callable[..., Any]] = {
+    ast.Add: safe_add, ast.Sub: operator.sub, ast.Mult: safe_mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: safe_mod, ast.Pow: safe_pow,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_, ast.IsNot: operator.is_not, ast.Not: operator.not_, ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+}
+
+
+@dataclass
+class ExprCodegen:
+    """Renders one checked tree. ``node_kinds`` comes from the analysis of the same tree."""
+
+    names: NameRenderer
+    node_kinds: dict[int, str]
+
+    def render(self, tree: ast.Expression, conditional: bool = False) -> str:
+        self._locals: list[set[str]] = []
+        return self._emit(tree.body, conditional)
+
+    def _emit(self, node: ast.AST, cond: bool) -> str:
+        method: Callable[[Any, bool], str] = getattr(self, f"_emit_{type(node).__name__}")
+        return method(node, cond)
+
+    def _emit_Constant(self, node: ast.Constant, cond: bool) -> str:
+        return repr(node.value)
+
+    def _emit_Name(self, node: ast.Name, cond: bool) -> str:
+        return self._path((node.id,), cond)
+
+    def _emit_Attribute(self, node: ast.Attribute, cond: bool) -> str:
+        path = input_path_of(node)
+        assert path is not None  # guaranteed by the checker
+        return self._path(path, cond)
+
+    def _path(self, path: tuple[str, ...], cond: bool) -> str:
+        root, rest = path[0], path[1:]
+        if any(root in frame for frame in self._locals):
+            base = f"l_{root}"
+        elif root == "params":
+            return self.names.param(rest[0])
+        elif self.names.is_extra(root):
+            base = self.names.extra(root)
+        elif self.names.is_input(root):
+            base = self.names.input_root(root)
+        else:
+            base = self.names.value(root, cond)
+        return base + "".join(f"[{part!r}]" for part in rest)
+
+    def _emit_BinOp(self, node: ast.BinOp, cond: bool) -> str:
+        left, right = self._emit(node.left, cond), self._emit(node.right, cond)
+        op_type = type(node.op)
+        numeric = self.node_kinds.get(id(node.left)) == NUM and self.node_kinds.get(id(node.right)) == NUM
+        small_power = (op_type is ast.Pow and isinstance(node.right, ast.Constant)
+                       and isinstance(node.right.value, (int, float)) and abs(node.right.value) <= MAX_POWER
+                       and self.node_kinds.get(id(node.left)) == NUM)
+        if op_type in _GUARDED and not (numeric and op_type is not ast.Pow) and not small_power:
+            return f"{_GUARDED[op_type]}({left}, {right})"
+        return f"({left} {_BINOP[op_type]} {right})"
+
+    def _emit_UnaryOp(self, node: ast.UnaryOp, cond: bool) -> str:
+        return f"({_UNARY[type(node.op)]}{self._emit(node.operand, cond)})"
+
+    def _emit_BoolOp(self, node: ast.BoolOp, cond: bool) -> str:
+        joiner = " and " if isinstance(node.op, ast.And) else " or "
+        parts = [self._emit(value, cond or index > 0) for index, value in enumerate(node.values)]
+        return "(" + joiner.join(parts) + ")"
+
+    def _emit_Compare(self, node: ast.Compare, cond: bool) -> str:
+        parts = [self._emit(node.left, cond)]
+        for index, (op, comparator) in enumerate(zip(node.ops, node.comparators)):
+            # In a chain a < b < c, c is only evaluated when a < b holds.
+            parts.append(f"{_CMP[type(op)]} {self._emit(comparator, cond or index > 0)}")
+        return "(" + " ".join(parts) + ")"
+
+    def _emit_IfExp(self, node: ast.IfExp, cond: bool) -> str:
+        test = self._emit(node.test, cond)
+        return f"({self._emit(node.body, True)} if {test} else {self._emit(node.orelse, True)})"
+
+    def _emit_Call(self, node: ast.Call, cond: bool) -> str:
+        assert isinstance(node.func, ast.Name)
+        args = [self._emit(arg, cond) for arg in node.args]
+        args += [f"{kw.arg}={self._emit(kw.value, cond)}" for kw in node.keywords]
+        return f"F_{node.func.id}({', '.join(args)})"
+
+    def _emit_Subscript(self, node: ast.Subscript, cond: bool) -> str:
+        return f"{self._emit(node.value, cond)}[{self._emit(node.slice, cond)}]"
+
+    def _emit_Slice(self, node: ast.Slice, cond: bool) -> str:
+        parts = [self._emit(p, cond) if p is not None else "" for p in (node.lower, node.upper, node.step)]
+        return ":".join(parts).rstrip(":") or ":"
+
+    def _emit_List(self, node: ast.List, cond: bool) -> str:
+        return "[" + ", ".join(self._emit(element, cond) for element in node.elts) + "]"
+
+    def _emit_Tuple(self, node: ast.Tuple, cond: bool) -> str:
+        inner = ", ".join(self._emit(element, cond) for element in node.elts)
+        return f"({inner},)" if len(node.elts) == 1 else f"({inner})"
+
+    def _emit_Dict(self, node: ast.Dict, cond: bool) -> str:
+        pairs = [f"{self._emit(k, cond)}: {self._emit(v, cond)}" for k, v in zip(node.keys, node.values) if k]
+        return "{" + ", ".join(pairs) + "}"
+
+    def _emit_ListComp(self, node: ast.ListComp | ast.GeneratorExp, cond: bool) -> str:
+        generator = node.generators[0]
+        assert isinstance(generator.target, ast.Name)
+        iterable = self._emit(generator.iter, cond)
+        self._locals.append({generator.target.id})
+        try:
+            # Values read inside a comprehension are computed before the expression (see docs),
+            # so the element and conditions read them as plain names.
+            element = self._emit(node.elt, True)
+            conditions = "".join(f" if {self._emit(c, True)}" for c in generator.ifs)
+        finally:
+            self._locals.pop()
+        body = f"{element} for l_{generator.target.id} in {iterable}{conditions}"
+        return f"[{body}]" if isinstance(node, ast.ListComp) else f"({body})"
+
+    _emit_GeneratorExp = _emit_ListComp
+
+
+def comprehension_value_refs(tree: ast.Expression, value_names: set[str] | frozenset[str]) -> set[str]:
+    """Values read anywhere inside a comprehension: they must be computed before the expression."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            bound = {g.target.id for g in node.generators if isinstance(g.target, ast.Name)}
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Name) and inner.id in value_names and inner.id not in bound:
+                    found.add(inner.id)
+    return found
+
+
+def conditional_value_refs(tree: ast.Expression, value_names: set[str] | frozenset[str]) -> tuple[set[str], set[str]]:
+    """Split the values an expression reads into (always read, only read on some paths)."""
+    always: set[str] = set()
+    sometimes: set[str] = set()
+
+    def walk(node: ast.AST, cond: bool) -> None:
+        if isinstance(node, ast.Name) and node.id in value_names:
+            (sometimes if cond else always).add(node.id)
+            return
+        if isinstance(node, ast.IfExp):
+            walk(node.test, cond)
+            walk(node.body, True)
+            walk(node.orelse, True)
+        elif isinstance(node, ast.BoolOp):
+            for index, value in enumerate(node.values):
+                walk(value, cond or index > 0)
+        elif isinstance(node, ast.Compare):
+            walk(node.left, cond)
+            for index, comparator in enumerate(node.comparators):
+                walk(comparator, cond or index > 0)
+        elif isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            return  # handled by comprehension_value_refs: hoisted
+        else:
+            for child in ast.iter_child_nodes(node):
+                walk(child, cond)
+
+    walk(tree.body, False)
+    hoisted = comprehension_value_refs(tree, value_names)
+    always |= hoisted
+    return always, sometimes - always
