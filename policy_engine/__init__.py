@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from policy_engine.compiler.compile import compile_document
 from policy_engine.decision import Decision, Event, FiredTrigger, Provenance
 from policy_engine.engine.run import CompiledPolicy
 from policy_engine.errors import Code, Diagnostic, PolicyError
+from policy_engine.kinds import compile_any
 from policy_engine.source import load_source, parse_source
 from policy_engine.trace import Trace, TraceStep
 
@@ -29,18 +29,17 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def load(path: str | Path, params: Mapping[str, Any] | None = None) -> CompiledPolicy:
-    """Read, check and compile a policy file. ``params`` overrides param values (what-if runs)."""
-    doc = load_source(path)
-    plan, checker = compile_document(doc, dict(params or {}))
-    return CompiledPolicy(plan, checker)
+def load(path: str | Path, params: Mapping[str, Any] | None = None) -> Any:
+    """Read, check and compile a policy file. ``params`` overrides param values (what-if runs).
+
+    Returns the compiled policy of the file's kind: a ``CompiledPolicy`` for a DecisionPolicy.
+    """
+    return compile_any(load_source(path), dict(params or {}))
 
 
-def loads(text: str, path: str = "<string>", params: Mapping[str, Any] | None = None) -> CompiledPolicy:
+def loads(text: str, path: str = "<string>", params: Mapping[str, Any] | None = None) -> Any:
     """Compile policy text; ``path`` locates diagnostics and resolves the input schema path."""
-    doc = parse_source(text, path)
-    plan, checker = compile_document(doc, dict(params or {}))
-    return CompiledPolicy(plan, checker)
+    return compile_any(parse_source(text, path), dict(params or {}))
 
 
 def validate(path: str | Path) -> list[Diagnostic]:

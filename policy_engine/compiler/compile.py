@@ -62,12 +62,17 @@ class Locator:
                           source_line=source_line)
 
 
-def compile_document(doc: SourceDoc, overrides: dict[str, Any] | None = None) -> tuple[Plan, InputChecker]:
-    """Run every stage; raise PolicyError with all diagnostics of the first failing stage."""
-    locate = Locator(doc)
+def check_policy_shape(doc: SourceDoc) -> None:
+    """The schema stage, shared by every kind: raise PolicyError on any shape problem."""
     shape = policy_shape_checker().check(doc)
     if shape:
         raise PolicyError(shape)
+
+
+def compile_document(doc: SourceDoc, overrides: dict[str, Any] | None = None) -> tuple[Plan, InputChecker]:
+    """Run every stage; raise PolicyError with all diagnostics of the first failing stage."""
+    locate = Locator(doc)
+    check_policy_shape(doc)
     spec = build_ir(doc.data)
     params = _stage(structure.apply_overrides(spec, overrides or {}, locate))
     checker, input_schema = _stage(_load_inputs(spec, doc, locate))

@@ -24,6 +24,7 @@ from policy_engine.trace import TraceBuilder
 
 if TYPE_CHECKING:
     from policy_engine.compiler.plan import CompiledExpr
+    from policy_engine.source import SourceDoc
 
 
 class _Run(NamedTuple):
@@ -167,3 +168,11 @@ class CompiledPolicy:
         info = self.plan.info
         elapsed = (time.perf_counter() - started) * 1e6
         return Provenance(info.id, info.version, info.content_hash, now, elapsed, inputs)
+
+
+def compile_decision_policy(doc: "SourceDoc", overrides: dict[str, Any]) -> CompiledPolicy:
+    """The DecisionPolicy kind's compiler (see policy_engine.kinds)."""
+    from policy_engine.compiler.compile import compile_document
+
+    plan, checker = compile_document(doc, overrides)
+    return CompiledPolicy(plan, checker)
