@@ -8,6 +8,8 @@ raises, which the engine turns into a fail-closed rejection.
 from __future__ import annotations
 
 import math
+from itertools import islice, pairwise
+from types import GeneratorType
 from typing import Any, Callable, Iterable
 
 # Values within this distance of an integer or of a band edge are treated as equal to it, so
@@ -132,6 +134,133 @@ def _round(x: float, digits: int = 0) -> float:
     return round(x, digits)
 
 
+# --- series functions (docs/expressions.md, "Series functions") ---------------------------
+# Pure and bounded: a series is a list, tuple or comprehension of at most MAX_SERIES items.
+# stdev and rolling_stdev are exact: sums are taken over integers (every float is an integer
+# times a power of two) and the square root is correctly rounded, so they equal
+# statistics.stdev bit for bit, do not depend on summation order, and a constant window is
+# exactly 0.0.
+
+MAX_SERIES = 100_000
+_SQRT_GUARD_BITS = 2 * 53 + 3  # enough extra bits for a correctly rounded float square root
+
+
+def _series(xs: Any, function: str) -> list[Any] | tuple[Any, ...]:
+    items: list[Any] | tuple[Any, ...]
+    if isinstance(xs, GeneratorType):
+        items = list(islice(xs, MAX_SERIES + 1))
+    elif isinstance(xs, (list, tuple)):
+        items = xs
+    else:
+        raise ValueError(f"{function}() expects a list, got {type(xs).__name__}")
+    if len(items) > MAX_SERIES:
+        raise ValueError(f"{function}() of {len(items)} items exceeds the limit {MAX_SERIES}")
+    return items
+
+
+def _numbers(xs: Any, function: str, at_least: int) -> list[Any] | tuple[Any, ...]:
+    """A bounded series of finite int/float items (bool is not a number here), long enough."""
+    values = _series(xs, function)
+    for position, x in enumerate(values):
+        kind = type(x)
+        if not (kind is int or (kind is float and math.isfinite(x))):
+            raise ValueError(f"{function}(): item {position} is {x!r}, not a finite number")
+    if len(values) < at_least:
+        raise ValueError(f"{function}() needs at least {at_least} values, got {len(values)}")
+    return values
+
+
+def _count(n: Any, function: str, at_least: int) -> int:
+    if type(n) is not int or not at_least <= n <= MAX_SERIES:
+        raise ValueError(f"{function}(): {n!r} is not a whole number from {at_least} to {MAX_SERIES}")
+    return n
+
+
+def _scaled(values: Iterable[int | float]) -> tuple[list[int], int]:
+    """Integers a_i and a shift s with values[i] == a_i / 2**s exactly."""
+    ratios = [x.as_integer_ratio() for x in values]  # float denominators are powers of two
+    shift = max(d.bit_length() - 1 for _, d in ratios)
+    return [n << (shift - d.bit_length() + 1) for n, d in ratios], shift
+
+
+def _sqrt_of_fraction(n: int, m: int) -> float:
+    """sqrt(n / m), correctly rounded: round-to-odd on an integer square root with guard bits
+    (the method of statistics._float_sqrt_of_frac)."""
+    q = (n.bit_length() - m.bit_length() - _SQRT_GUARD_BITS) // 2
+    if q >= 0:
+        numerator, denominator = _isqrt_round_to_odd(n, m << 2 * q) << q, 1
+    else:
+        numerator, denominator = _isqrt_round_to_odd(n << -2 * q, m), 1 << -q
+    try:
+        return numerator / denominator
+    except OverflowError:
+        raise ValueError("standard deviation is too large for a float") from None
+
+
+def _isqrt_round_to_odd(n: int, m: int) -> int:
+    root = math.isqrt(n // m)
+    return root | (root * root * m != n)
+
+
+def _window_stdev(total: int, squares: int, count: int, shift: int) -> float:
+    """Sample standard deviation of `count` values a_i / 2**shift from their exact sums."""
+    return _sqrt_of_fraction(count * squares - total * total, (count * (count - 1)) << 2 * shift)
+
+
+def returns(xs: Any) -> list[float]:
+    """Simple returns x[i] / x[i-1] - 1 of positive values (e.g. closes): one fewer item."""
+    values = _numbers(xs, "returns", 2)
+    if any(x <= 0 for x in values):
+        raise ValueError("returns() needs positive values (prices), got one <= 0")
+    result = [b / a - 1 for a, b in pairwise(values)]
+    if not all(math.isfinite(r) for r in result):
+        raise ValueError("returns(): a return overflows a float")
+    return result
+
+
+def mean(xs: Any) -> float:
+    """Arithmetic mean, as statistics.fmean (an exactly rounded sum divided by n)."""
+    values = _numbers(xs, "mean", 1)
+    return math.fsum(values) / len(values)
+
+
+def stdev(xs: Any) -> float:
+    """Sample standard deviation (n - 1), exact as statistics.stdev."""
+    scaled, shift = _scaled(_numbers(xs, "stdev", 2))
+    return _window_stdev(sum(scaled), sum(a * a for a in scaled), len(scaled), shift)
+
+
+def median(xs: Any) -> Any:
+    """Middle value; for an even count the mean of the two middle values (statistics.median)."""
+    ordered = sorted(_numbers(xs, "median", 1))
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def rolling_stdev(xs: Any, window: int) -> list[float]:
+    """stdev of every full window of `window` consecutive items, oldest first; [] when the
+    series is shorter than one window. Exact sums slide in O(n)."""
+    values = _numbers(xs, "rolling_stdev", 0)
+    window = _count(window, "rolling_stdev", 2)
+    if len(values) < window:
+        return []
+    scaled, shift = _scaled(values)
+    total, squares = sum(scaled[:window]), sum(a * a for a in scaled[:window])
+    result = [_window_stdev(total, squares, window, shift)]
+    for old, new in zip(scaled, scaled[window:]):
+        total += new - old
+        squares += new * new - old * old
+        result.append(_window_stdev(total, squares, window, shift))
+    return result
+
+
+def tail(xs: Any, n: int) -> list[Any]:
+    """The last n items (all of them when there are fewer)."""
+    items = _series(xs, "tail")
+    n = _count(n, "tail", 0)
+    return list(items[max(len(items) - n, 0):])
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": abs,
     "min": _min,
@@ -157,12 +286,18 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "in_hours": in_hours,
     "in_minutes": in_minutes,
     "in_ms": in_ms,
+    "returns": returns,
+    "mean": mean,
+    "stdev": stdev,
+    "median": median,
+    "rolling_stdev": rolling_stdev,
+    "tail": tail,
 }
 
 # Functions whose result is always a number: lets the checker prove arithmetic safe.
 NUMERIC_RESULT = frozenset(
     {"abs", "sum", "len", "round", "floor", "ceil", "round_half_up", "snap", "clamp", "mid", "index",
-     "ms", "seconds", "minutes", "hours", "in_hours", "in_minutes", "in_ms"}
+     "ms", "seconds", "minutes", "hours", "in_hours", "in_minutes", "in_ms", "mean", "stdev", "median"}
 )
 BOOL_RESULT = frozenset({"any", "all"})
 # The only keyword argument the language knows.
