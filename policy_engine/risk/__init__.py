@@ -2,5 +2,5 @@
 
 from __future__ import annotations
 
-from policy_engine.risk.models import *  # noqa: F403 - the package re-exports the models' public names
+from policy_engine.risk.models import *  # the public names of models.__all__
 from policy_engine.risk.models import __all__ as __all__

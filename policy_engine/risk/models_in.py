@@ -11,11 +11,12 @@ output-side module can reuse them without a third module.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic_core import PydanticCustomError
 
 # --- building blocks -------------------------------------------------------------------------------
 
@@ -40,12 +41,12 @@ class ContractModel(BaseModel):
 def _timestamp_text_only(value: object) -> object:
     # Pydantic would read a bare number as Unix time; the wire format only has ISO strings.
     if isinstance(value, (int, float)):
-        raise ValueError("a timestamp must be an ISO 8601 string with an offset")
+        raise PydanticCustomError("timestamp_type", "a timestamp must be an ISO 8601 string with an offset")
     return value
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_text_only), AfterValidator(_to_utc)]

@@ -18,6 +18,7 @@ Exactness (contract reading 15) without Decimal:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from math import inf, nextafter
 from typing import Any
@@ -90,25 +91,25 @@ def _cut(t: float) -> float:
             lo = mid
 
 
-class _Cuts(dict[float, float]):
-    """Memo of cuts for params thresholds. ``LT[t]``: ``round(x,9) < t`` iff ``x < LT[t]``;
-    ``LE[t]``: ``round(x,9) <= t`` iff ``x < LE[t]`` (round() returns floats, so <= t is
-    < the next float after t)."""
+class _Memo(dict[Any, Any]):
+    """``memo[key]`` computes ``fn(key)`` once; params take few distinct values, so hits dominate."""
 
-    def __init__(self, inclusive: bool) -> None:
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
         super().__init__()
-        self.inclusive = inclusive
+        self.fn = fn
 
-    def __missing__(self, t: float) -> float:
-        cut = _cut(nextafter(t, inf) if self.inclusive else t)
-        if len(self) >= 4096:  # params vary little; never let the memo grow without bound
+    def __missing__(self, key: Any) -> Any:
+        if len(self) >= 4096:  # never let a memo grow without bound
             self.clear()
-        self[t] = cut
-        return cut
+        value = self[key] = self.fn(key)
+        return value
 
 
-LT = _Cuts(inclusive=False)
-LE = _Cuts(inclusive=True)
+# ``x < LT[t]`` is ``round(x, 9) < t``; ``x < LE[t]`` is ``round(x, 9) <= t`` (round returns a
+# float, so ``<= t`` is ``<`` the next float after t); ``>=`` and ``>`` are their negations.
+LT = _Memo(_cut)
+LE = _Memo(lambda t: _cut(nextafter(t, inf)))
+_ROUND9 = _Memo(lambda x: round(x, 9))  # r multiples repeat (1.4999999999999998, 1.5, ...)
 
 
 def _lt(x: float, t: float) -> bool:
@@ -120,27 +121,18 @@ def _lt(x: float, t: float) -> bool:
     return round(x, 9) < t
 
 
-_SNAP = 1e-9
-
-
-def _floor(x: float) -> int:
-    """Snapped floor of x >= 0: 6.999999999999999 is 7."""
-    n = int(x)
-    return n + 1 if x - n >= 1 - _SNAP else n
-
-
-def _ceil(x: float) -> int:
-    """Snapped ceiling of x >= 0: 7.000000000000001 is 7."""
-    n = int(x)
-    return n if x - n <= _SNAP else n + 1
+_NEAR_ONE = 1 - 1e-9  # a fraction this close to 1 snaps up: 6.999999999999999 floors to 7
 
 
 def _round_size(x: float, direction: str) -> int:
-    if direction == "DOWN":
-        return _floor(x)
+    """Snapped rounding of a size x >= 0: DOWN floors, UP ceils, NEAREST floors x + 0.5."""
     if direction == "UP":
-        return _ceil(x)
-    return _floor(x + 0.5)  # NEAREST
+        n = int(x)
+        return n if x - n <= 1e-9 else n + 1
+    if direction == "NEAREST":
+        x += 0.5
+    n = int(x)
+    return n + 1 if x - n >= _NEAR_ONE else n
 
 
 # Table thresholds of seed §7, cut once: ``x < _LT_080`` means ``round(x, 9) < 0.80``.
@@ -149,18 +141,14 @@ _LT_040, _LT_030, _LT_025, _LT_075, _LT_090 = LT[0.40], LT[0.30], LT[0.25], LT[0
 _LT_ONE = LT[1.0]
 _LE_ZERO, _LE_010, _LE_015 = LE[0.0], LE[0.10], LE[0.15]
 
-# --- time -------------------------------------------------------------------------------------
+# --- time: datetimes are parsed once; timedelta comparisons are exact whole-microsecond ones ----
 
 _parse = datetime.fromisoformat  # Python >= 3.11 reads the trailing "Z" itself
+_MS = _Memo(lambda ms: timedelta(milliseconds=ms))
+_HOURS = _Memo(lambda hours: timedelta(hours=hours))
 _ZERO = timedelta(0)
 _HOUR = timedelta(hours=1)
 _H2, _H4, _H24, _H48, _H72 = (timedelta(hours=h) for h in (2, 4, 24, 48, 72))
-_HOUR_US = 3_600_000_000
-
-
-def _us(d: timedelta) -> int:
-    return d.days * 86_400_000_000 + d.seconds * 1_000_000 + d.microseconds
-
 
 # --- lookups ----------------------------------------------------------------------------------
 
@@ -193,15 +181,36 @@ _EXIT_PCTS = {(name, n): _exit_pcts(s, n) for name, s in _SCHEDULES.items() for 
 
 # --- multipliers (seed §7, readings G) --------------------------------------------------------
 
+Scan = tuple[float, "timedelta | None", "str | None", "timedelta | None", "timedelta | None"]
 
-def _confidence_multiplier(c: float) -> float:
-    if c >= _LT_080:
-        return 1.2
-    if c >= _LT_070:
-        return 1.0
-    if c >= _LT_060:
-        return 0.85
-    return 0.70 if c >= _LT_050 else 0.50
+
+def _scan_events(events: list[dict[str, Any]], symbol: str, now: datetime) -> Scan:
+    """Applicable upcoming events (reading 10): (multiplier, nearest distance, nearest type,
+    nearest EARNINGS distance, nearest FOMC distance)."""
+    multiplier = 1.0
+    nearest = nearest_type = earnings = fomc = None
+    for event in events:
+        owner = event["symbol"]
+        if owner is not None and owner != symbol:
+            continue
+        d = _parse(event["event_timestamp_utc"]) - now
+        if d <= _ZERO:  # only upcoming events count
+            continue
+        kind = event["event_type"]
+        if nearest is None or d < nearest:  # ties: the first listed wins
+            nearest, nearest_type = d, kind
+        if kind == "EARNINGS":
+            m = 0.0 if d < _H24 else 0.50 if d < _H48 else 0.75 if d < _H72 else 1.0
+            earnings = d if earnings is None or d < earnings else earnings
+        elif kind == "FOMC":
+            m = 0.0 if d < _H4 else 0.60 if d < _H24 else 1.0
+            fomc = d if fomc is None or d < fomc else fomc
+        elif kind == "CPI" or kind == "JOBS":
+            m = 0.50 if d < _H2 else 1.0
+        else:
+            continue  # DIVIDEND, SPLIT, OTHER: 1.0
+        multiplier = min(multiplier, m)
+    return multiplier, nearest, nearest_type, earnings, fomc
 
 
 def _regime_multiplier(regime: dict[str, Any]) -> float:
@@ -229,6 +238,16 @@ def _liquidity_multiplier(liquidity: dict[str, Any]) -> float:
     return 0.25 if m < _LT_025 else m  # bounds [0.25, 1.0]
 
 
+def _confidence_multiplier(c: float) -> float:
+    if c >= _LT_080:
+        return 1.2
+    if c >= _LT_070:
+        return 1.0
+    if c >= _LT_060:
+        return 0.85
+    return 0.70 if c >= _LT_050 else 0.50
+
+
 def _drawdown_multiplier(ratio: float) -> float:
     if ratio < _LT_025:
         return 1.0
@@ -249,60 +268,25 @@ def _streak_multiplier(win_rate: float | None) -> float:
     return 0.90 if win_rate >= _LT_030 else 0.80
 
 
-class _EventScan:
-    """Applicable upcoming events (reading 10): multiplier, nearest event, blackout distances."""
-
-    __slots__ = ("multiplier", "nearest", "nearest_type", "earnings", "fomc")
-
-    def __init__(self, events: list[dict[str, Any]], symbol: str, now: datetime) -> None:
-        self.multiplier = 1.0
-        self.nearest: timedelta | None = None
-        self.nearest_type: str | None = None
-        self.earnings: timedelta | None = None
-        self.fomc: timedelta | None = None
-        for event in events:
-            owner = event["symbol"]
-            if owner is None or owner == symbol:
-                self._add(event["event_type"], _parse(event["event_timestamp_utc"]) - now)
-
-    def _add(self, kind: str, d: timedelta) -> None:
-        if d <= _ZERO:  # only upcoming events count
-            return
-        if self.nearest is None or d < self.nearest:  # ties: the first listed wins
-            self.nearest, self.nearest_type = d, kind
-        if kind == "EARNINGS":
-            m = 0.0 if d < _H24 else 0.50 if d < _H48 else 0.75 if d < _H72 else 1.0
-            if self.earnings is None or d < self.earnings:
-                self.earnings = d
-        elif kind == "FOMC":
-            m = 0.0 if d < _H4 else 0.60 if d < _H24 else 1.0
-            if self.fomc is None or d < self.fomc:
-                self.fomc = d
-        elif kind == "CPI" or kind == "JOBS":
-            m = 0.50 if d < _H2 else 1.0
-        else:
-            m = 1.0
-        if m < self.multiplier:
-            self.multiplier = m
-
-
-def _factors(request: dict[str, Any], scan: _EventScan, p: dict[str, Any]) -> dict[str, Any]:
+def _multipliers(request: dict[str, Any], event_multiplier: float, p: dict[str, Any]) -> tuple[float, ...]:
+    """The seven multipliers in §7.8 order, their product and the clamped product. The table
+    values of confidence, urgency, event, drawdown and streak lie inside their own bounds."""
     signal = request["signal"]
+    confidence = _confidence_multiplier(signal["confidence"])
     squeeze = signal["signal_type"] in _SQUEEZES
     urgency = (_SQUEEZE_URGENCY if squeeze else _URGENCY)[signal["urgency"]]
-    ratio = request["risk_state"]["current_drawdown_pct"] / p["max_drawdown_pct"]
-    parts = (
-        _confidence_multiplier(signal["confidence"]),
-        _regime_multiplier(request["regime"]),
-        _liquidity_multiplier(request["liquidity"]),
-        urgency,
-        scan.multiplier,
-        _drawdown_multiplier(ratio),
-        _streak_multiplier(request["recent_win_rate"]),
-    )
-    combined = parts[0] * parts[1] * parts[2] * parts[3] * parts[4] * parts[5] * parts[6]
+    drawdown = _drawdown_multiplier(request["risk_state"]["current_drawdown_pct"] / p["max_drawdown_pct"])
+    streak = _streak_multiplier(request["recent_win_rate"])
+    regime = _regime_multiplier(request["regime"])
+    liquidity = _liquidity_multiplier(request["liquidity"])
+    combined = confidence * regime * liquidity * urgency * event_multiplier * drawdown * streak
     lo, hi = p["min_multiplier"], p["max_multiplier"]
     clamped = lo if combined < LT[lo] else hi if combined >= LE[hi] else combined
+    return confidence, regime, liquidity, urgency, event_multiplier, drawdown, streak, combined, clamped
+
+
+def _factors_dict(parts: tuple[float, ...], scan: Scan) -> dict[str, Any]:
+    nearest = scan[1]
     return {
         "confidence_multiplier": parts[0],
         "regime_multiplier": parts[1],
@@ -311,17 +295,17 @@ def _factors(request: dict[str, Any], scan: _EventScan, p: dict[str, Any]) -> di
         "event_multiplier": parts[4],
         "drawdown_multiplier": parts[5],
         "streak_multiplier": parts[6],
-        "combined_multiplier": combined,
-        "combined_multiplier_clamped": clamped,
-        "event_proximity_hours": None if scan.nearest is None else scan.nearest // _HOUR,
-        "event_type": scan.nearest_type,
+        "combined_multiplier": parts[7],
+        "combined_multiplier_clamped": parts[8],
+        "event_proximity_hours": None if nearest is None else nearest // _HOUR,  # floored
+        "event_type": scan[2],
     }
 
 
 def adjustment_factors(request: dict[str, Any], params: dict[str, Any] = DEFAULT_PARAMS) -> dict[str, Any]:
-    """The multipliers of an entry whatever its gates say (regime and liquidity must be present)."""
-    scan = _EventScan(request["events"], request["signal"]["symbol"], _parse(request["now"]))
-    return _factors(request, scan, params)
+    """The factors of an entry whatever its gates say (needs regime and liquidity)."""
+    scan = _scan_events(request["events"], request["signal"]["symbol"], _parse(request["now"]))
+    return _factors_dict(_multipliers(request, scan[0], params), scan)
 
 
 # --- decisions --------------------------------------------------------------------------------
@@ -342,91 +326,216 @@ def _warnings(request: dict[str, Any], p: dict[str, Any], events: list[str]) -> 
     return events
 
 
-def _rejected(request: dict[str, Any], p: dict[str, Any], gate: str, reason: str,
-              events: list[str] | None = None) -> dict[str, Any]:
-    """Reading F: a rejection zeroes the sizing numbers and carries no factors or plans."""
-    return {
-        "is_approved": False,
-        "rejection_gate": gate,
-        "rejection_reason": reason,
-        "quantity": 0,
-        "base_size": 0,
-        "adjusted_size": 0.0,
-        "final_size": 0,
-        "size_before_bounds": 0,
-        "min_size_applied": False,
-        "max_size_applied": False,
-        "risk_amount": 0.0,
-        "risk_pct": 0.0,
-        "adjustment_factors": None,
-        "stop_loss_plan": None,
-        "take_profit_plan": None,
-        "events": _warnings(request, p, events or ["SIZING_REJECTED"]),
-    }
+_UNSIZED: dict[str, Any] = {
+    "is_approved": False,
+    "rejection_gate": None,
+    "rejection_reason": None,
+    "quantity": 0,
+    "base_size": 0,
+    "adjusted_size": 0.0,
+    "final_size": 0,
+    "size_before_bounds": 0,
+    "min_size_applied": False,
+    "max_size_applied": False,
+    "risk_amount": 0.0,
+    "risk_pct": 0.0,
+    "adjustment_factors": None,
+    "stop_loss_plan": None,
+    "take_profit_plan": None,
+    "events": None,
+}
 
 
-def _approved_exit(request: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
-    """Reading F: an exit is approved without sizing, stop or targets."""
-    return {
-        "is_approved": True,
-        "rejection_gate": None,
-        "rejection_reason": None,
-        "quantity": 0,
-        "base_size": 0,
-        "adjusted_size": 0.0,
-        "final_size": 0,
-        "size_before_bounds": 0,
-        "min_size_applied": False,
-        "max_size_applied": False,
-        "risk_amount": 0.0,
-        "risk_pct": 0.0,
-        "adjustment_factors": None,
-        "stop_loss_plan": None,
-        "take_profit_plan": None,
-        "events": _warnings(request, p, []),
-    }
+def _unsized(
+    request: dict[str, Any], p: dict[str, Any], gate: str | None, reason: str | None, events: list[str]
+) -> dict[str, Any]:
+    """Reading F: a rejection, or an approved exit, has zero sizing and no factors or plans."""
+    decision = _UNSIZED.copy()  # copying a template beats a 16-key literal by 3x
+    decision["is_approved"] = gate is None
+    decision["rejection_gate"] = gate
+    decision["rejection_reason"] = reason
+    decision["events"] = _warnings(request, p, events)
+    return decision
 
 
-def _signal_reject(signal: dict[str, Any], now: datetime, p: dict[str, Any]) -> str | None:
-    """The first four INPUT_VALIDATION checks (contract reading 1); exits run them too."""
+def _rejected(
+    request: dict[str, Any], p: dict[str, Any], gate: str, reason: str, cause: str | None = None
+) -> dict[str, Any]:
+    """Reading K: the failing gate's own event first (DATA_STALE, EVENT_BLACKOUT_START), as it is
+    raised when the gate fails, then SIZING_REJECTED; LIMIT_WARNINGs follow (``_warnings``)."""
+    events = ["SIZING_REJECTED"] if cause is None else [cause, "SIZING_REJECTED"]
+    return _unsized(request, p, gate, reason, events)
+
+
+def decide(request: dict[str, Any], params: dict[str, Any] = DEFAULT_PARAMS) -> dict[str, Any]:
+    """One position-sizing decision, straight from the seed, the contract and readings A-K."""
+    p = params
+    signal = request["signal"]
+    now = _parse(request["now"])
+    # INPUT_VALIDATION (contract reading 1); these four checks apply to exits too.
     if signal["lifecycle_state"] != "ACTIVE":
-        return "signal_not_active"
+        return _rejected(request, p, "INPUT_VALIDATION", "signal_not_active")
     if now >= _parse(signal["expiry_timestamp_utc"]):
-        return "signal_expired"
-    if signal["signal_type"] == "STAND_DOWN":
-        return "stand_down_signal"
+        return _rejected(request, p, "INPUT_VALIDATION", "signal_expired")
+    kind = signal["signal_type"]
+    if kind == "STAND_DOWN":
+        return _rejected(request, p, "INPUT_VALIDATION", "stand_down_signal")
     if signal["confidence"] < LT[p["min_confidence_threshold"]]:
-        return "confidence_below_threshold"
-    return None
+        return _rejected(request, p, "INPUT_VALIDATION", "confidence_below_threshold")
+    if kind in _EXITS:
+        return _decide_exit(request, p)
+    return _decide_entry(request, now, p)
+
+
+def _decide_exit(request: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+    """Reading 2: exits pass only KILL_SWITCH and RISK_MODE (REDUCE_ONLY lets them through)."""
+    state = request["risk_state"]
+    if p["kill_switch"] or state["kill_switch_active"]:
+        return _rejected(request, p, "KILL_SWITCH_GATE", "kill_switch_active")
+    if state["risk_mode"] == "STAND_DOWN":
+        return _rejected(request, p, "RISK_MODE_GATE", "risk_mode_stand_down")
+    return _unsized(request, p, None, None, [])
+
+
+def _decide_entry(request: dict[str, Any], now: datetime, p: dict[str, Any]) -> dict[str, Any]:
+    """The rest of INPUT_VALIDATION, then the gates that need no sizing (6.2 order, 1-4)."""
+    signal = request["signal"]
+    direction = _ENTRY_DIRECTION[signal["signal_type"]] or signal["direction"]
+    if direction == "NEUTRAL":  # reading C: after confidence, before missing_input
+        return _rejected(request, p, "INPUT_VALIDATION", "invalid_direction")
+    for name in _REQUIRED_INPUTS:
+        if request[name] is None:
+            return _rejected(request, p, "INPUT_VALIDATION", f"missing_input: {name}")
+    long = direction == "LONG"
+    zone = signal["entry_price_zone"]
+    entry = (zone["low"] + zone["high"]) / 2
+    stop_zone, atr = signal["stop_loss_zone"], request["atr"]
+    if stop_zone is not None:  # reading D: the signal's stop zone, else the ATR stop
+        stop = (stop_zone["low"] + stop_zone["high"]) / 2
+    elif atr is None:
+        return _rejected(request, p, "INPUT_VALIDATION", "no_stop_derivable")
+    else:
+        offset = atr * p["default_atr_multiplier"]
+        stop = entry - offset if long else entry + offset
+    distance = abs(entry - stop)
+    if distance < _LE_ZERO:  # round(distance, 9) <= 0
+        return _rejected(request, p, "INPUT_VALIDATION", "zero_stop_distance")
+
+    state = request["risk_state"]
+    if p["kill_switch"] or state["kill_switch_active"]:
+        return _rejected(request, p, "KILL_SWITCH_GATE", "kill_switch_active")
+    mode = state["risk_mode"]
+    if mode != "NORMAL":
+        reason = "risk_mode_stand_down" if mode == "STAND_DOWN" else "reduce_only_no_entries"
+        return _rejected(request, p, "RISK_MODE_GATE", reason)
+    stale = _stale_input(request, now, p)
+    if stale is not None:
+        return _rejected(request, p, "DATA_FRESHNESS_GATE", f"stale_input: {stale}", "DATA_STALE")
+    regime = request["regime"]
+    if regime["regime_type"] == "UNKNOWN":
+        return _rejected(request, p, "REGIME_GATE", "regime_unknown")
+    if (
+        regime["regime_type"] == "CHOPPY"
+        and regime["regime_confidence"] < LT[p["choppy_min_regime_confidence"]]
+    ):
+        return _rejected(request, p, "REGIME_GATE", "regime_unsuitable")
+    return _size_and_gate(request, now, p, entry, long, distance)
 
 
 def _stale_input(request: dict[str, Any], now: datetime, p: dict[str, Any]) -> str | None:
-    """DATA_FRESHNESS_GATE (reading 8): stale when age > max age, exact in microseconds."""
-    if _us(now - _parse(request["signal"]["timestamp_utc"])) > p["max_signal_age_ms"] * 1000:
+    """DATA_FRESHNESS_GATE (reading 8): stale when now - timestamp > max age."""
+    if now - _parse(request["signal"]["timestamp_utc"]) > _MS[p["max_signal_age_ms"]]:
         return "signal"
-    if _us(now - _parse(request["regime"]["timestamp_utc"])) > p["max_regime_age_ms"] * 1000:
+    if now - _parse(request["regime"]["timestamp_utc"]) > _MS[p["max_regime_age_ms"]]:
         return "regime"
-    options_max = p["max_options_age_ms"] * 1000
-    if _us(now - _parse(request["liquidity"]["timestamp_utc"])) > options_max:
+    options_max = _MS[p["max_options_age_ms"]]
+    if now - _parse(request["liquidity"]["timestamp_utc"]) > options_max:
         return "options"
-    if _us(now - _parse(request["greeks"]["timestamp_utc"])) > options_max:
+    if now - _parse(request["greeks"]["timestamp_utc"]) > options_max:
         return "options"
-    if _us(now - _parse(request["quote"]["timestamp_utc"])) > p["max_quote_age_ms"] * 1000:
+    if now - _parse(request["quote"]["timestamp_utc"]) > _MS[p["max_quote_age_ms"]]:
         return "quote"
     return None
 
 
-def _concentration(exposures: list[dict[str, Any]], symbol: str) -> float:
-    total = 0.0
-    for item in exposures:
+def _size_and_gate(
+    request: dict[str, Any], now: datetime, p: dict[str, Any], entry: float, long: bool, distance: float
+) -> dict[str, Any]:
+    """Reading D sizing, then gates 5-13, which need the sized trade (readings 3-6, E, H)."""
+    signal, state, budget = request["signal"], request["risk_state"], request["budget"]
+    balance = request["account"]["account_balance"]
+    risk_per_unit = distance * p["contract_multiplier"]
+    max_risk = min(
+        balance * p["per_trade_max_risk_pct"],
+        budget["remaining_daily_budget"],
+        budget["remaining_weekly_budget"],
+    )
+    base = _round_size(max_risk / risk_per_unit, "DOWN") if max_risk > 0 else 0
+    scan = _scan_events(request["events"], signal["symbol"], now)
+    parts = _multipliers(request, scan[0], p)
+    adjusted = base * parts[8]
+    min_size, max_size = p["min_position_size"], p["max_position_size"]
+    below_min = adjusted < LT[min_size]
+    min_applied = below_min and p["allow_below_minimum"]
+    max_applied = not below_min and adjusted >= LE[max_size]
+    rounding = p["rounding_direction"]
+    final = _round_size(min_size if min_applied else max_size if max_applied else adjusted, rounding)
+    proposed_risk = final * risk_per_unit
+
+    if state["daily_loss_used_pct"] >= _LT_ONE or not _lt(proposed_risk, budget["remaining_daily_budget"]):
+        return _rejected(request, p, "DAILY_LOSS_GATE", "daily_loss_limit_reached")
+    if state["weekly_loss_used_pct"] >= _LT_ONE:
+        return _rejected(request, p, "WEEKLY_LOSS_GATE", "weekly_loss_limit_reached")
+    if state["current_drawdown_pct"] >= LT[p["max_drawdown_pct"]]:
+        return _rejected(request, p, "DRAWDOWN_GATE", "max_drawdown_reached")
+    exposure = request["exposure"]
+    if exposure["open_positions"] >= p["max_open_positions"]:
+        return _rejected(request, p, "MAX_POSITIONS_GATE", "max_positions_reached")
+    symbol, held = signal["symbol"], 0.0
+    for item in exposure["symbol_exposures"]:  # a plain loop: sum() of floats differs by version
         if item["symbol"] == symbol:
-            total += item["exposure_pct"]
-    return total
+            held += item["exposure_pct"]
+    if held >= LT[p["max_symbol_concentration_pct"]]:
+        return _rejected(request, p, "SYMBOL_CONCENTRATION_GATE", "symbol_concentration_exceeded")
+    greek = _greek_breach(exposure, request["greeks"], final, p)
+    if greek is not None:
+        return _rejected(request, p, "GREEK_EXPOSURE_GATE", f"greek_exposure_exceeded: {greek}")
+    metric = _liquidity_breach(request["liquidity"], p)
+    if metric is not None:
+        return _rejected(request, p, "LIQUIDITY_GATE", f"liquidity_insufficient: {metric}")
+    blackout = _blackout(scan, p)
+    if blackout is not None:
+        return _rejected(
+            request, p, "EVENT_BLACKOUT_GATE", f"event_blackout: {blackout}", "EVENT_BLACKOUT_START"
+        )
+    if below_min and not p["allow_below_minimum"]:
+        return _rejected(request, p, "MIN_SIZE_GATE", "size_below_minimum")
+    if final == 0:
+        return _rejected(request, p, "MIN_SIZE_GATE", "size_rounds_to_zero")
+    return {
+        "is_approved": True,
+        "rejection_gate": None,
+        "rejection_reason": None,
+        "quantity": final,
+        "base_size": base,
+        "adjusted_size": adjusted,
+        "final_size": final,
+        "size_before_bounds": _round_size(adjusted, rounding),
+        "min_size_applied": min_applied,
+        "max_size_applied": max_applied,
+        "risk_amount": proposed_risk,
+        "risk_pct": proposed_risk / balance,
+        "adjustment_factors": _factors_dict(parts, scan),
+        "stop_loss_plan": _stop_plan(request, entry, long, final, p),
+        "take_profit_plan": _take_profit_plan(request, entry, long, distance, p),
+        "events": _warnings(request, p, []),
+    }
 
 
-def _greek_breach(request: dict[str, Any], size: int, p: dict[str, Any]) -> str | None:
+def _greek_breach(
+    exposure: dict[str, Any], greeks: dict[str, Any], size: int, p: dict[str, Any]
+) -> str | None:
     """Reading 5: projected = total + size x per-contract greek, signed, checked in this order."""
-    exposure, greeks = request["exposure"], request["greeks"]
     if exposure["total_delta"] + size * greeks["delta"] >= LE[p["max_portfolio_delta"]]:
         return "delta"
     if exposure["total_gamma"] + size * greeks["gamma"] >= LE[p["max_portfolio_gamma"]]:
@@ -451,31 +560,34 @@ def _liquidity_breach(liquidity: dict[str, Any], p: dict[str, Any]) -> str | Non
     return None
 
 
-def _blackout(scan: _EventScan, p: dict[str, Any]) -> str | None:
+def _blackout(scan: Scan, p: dict[str, Any]) -> str | None:
     """Reading H: earnings first, then FOMC; inside the window when hours-to-event < hours."""
-    if scan.earnings is not None and _us(scan.earnings) < p["earnings_blackout_hours"] * _HOUR_US:
+    earnings, fomc = scan[3], scan[4]
+    if earnings is not None and earnings < _HOURS[p["earnings_blackout_hours"]]:
         return "EARNINGS"
-    if scan.fomc is not None and _us(scan.fomc) < p["fomc_blackout_hours"] * _HOUR_US:
+    if fomc is not None and fomc < _HOURS[p["fomc_blackout_hours"]]:
         return "FOMC"
     return None
 
 
-def _stop_plan(request: dict[str, Any], entry: float, long: bool, size: int,
-               p: dict[str, Any]) -> dict[str, Any]:
+def _stop_plan(
+    request: dict[str, Any], entry: float, long: bool, size: int, p: dict[str, Any]
+) -> dict[str, Any]:
     """Reading I: the 8.1 priority on its own (it may differ from the sizing stop)."""
-    signal, setup, atr = request["signal"], request["setup"], request["atr"]
+    signal, setup = request["signal"], request["setup"]
     zone = signal["stop_loss_zone"]
-    setup_zone = setup["stop_zone"] if setup is not None else None
+    setup_zone = None if setup is None else setup["stop_zone"]
+    invalidation = signal["invalidation_price"]
     if zone is not None:
         hard, kind = (zone["low"] + zone["high"]) / 2, "FIXED"
     elif setup_zone is not None:
         buffer = p["structure_buffer_pct"]
         hard = setup_zone["low"] * (1 - buffer) if long else setup_zone["high"] * (1 + buffer)
         kind = "STRUCTURE_BASED"
-    elif signal["invalidation_price"] is not None:
-        hard, kind = signal["invalidation_price"], "STRUCTURE_BASED"
-    elif atr is not None:
-        offset = atr * p["default_atr_multiplier"]
+    elif invalidation is not None:
+        hard, kind = invalidation, "STRUCTURE_BASED"
+    elif request["atr"] is not None:
+        offset = request["atr"] * p["default_atr_multiplier"]
         hard, kind = (entry - offset if long else entry + offset), "ATR_BASED"
     else:
         pct = p["default_stop_pct"]
@@ -492,17 +604,18 @@ def _stop_plan(request: dict[str, Any], entry: float, long: bool, size: int,
         "soft_stop_type": kind,
         "soft_stop_action": p["soft_stop_action"],
         "time_stop_bars": p["time_stop_bars_fast"] if fast else p["time_stop_bars_default"],
-        "invalidation_stop_enabled": signal["invalidation_price"] is not None,
+        "invalidation_stop_enabled": invalidation is not None,
         "max_loss_per_contract": per_contract,
         "max_loss_total": per_contract * size,
     }
 
 
-def _take_profit_plan(request: dict[str, Any], entry: float, long: bool, r: float,
-                      p: dict[str, Any]) -> dict[str, Any]:
-    """Reading J: signal zones, else setup zones (first three), else R multiples."""
-    zones = request["signal"]["target_zones"]
-    setup = request["setup"]
+def _take_profit_plan(
+    request: dict[str, Any], entry: float, long: bool, r: float, p: dict[str, Any]
+) -> dict[str, Any]:
+    """Reading J: signal zones, else setup zones (first three), else R multiples; R = sizing stop."""
+    signal, setup = request["signal"], request["setup"]
+    zones = signal["target_zones"]
     if not zones and setup is not None:
         zones = setup["target_zones"]
     if zones:
@@ -516,150 +629,14 @@ def _take_profit_plan(request: dict[str, Any], entry: float, long: bool, r: floa
     targets = []
     for i, price in enumerate(prices):
         move = abs(price - entry)
-        targets.append({
-            "target_number": i + 1,
-            "target_price": price,
-            "target_type": kind,
-            "r_multiple": round(move / r, 9),
-            "exit_pct": exits[i],
-            "target_distance_pct": move / entry,
-        })
-    family = request["signal"]["strategy_family"]
-    return {"targets": targets, "trailing_tp_enabled": family in _TRAILING_FAMILIES}
-
-
-def decide(request: dict[str, Any], params: dict[str, Any] = DEFAULT_PARAMS) -> dict[str, Any]:
-    """One position-sizing decision, straight from the seed, the contract and readings A-K."""
-    p = params
-    signal = request["signal"]
-    now = _parse(request["now"])
-    reason = _signal_reject(signal, now, p)
-    if reason is not None:
-        return _rejected(request, p, "INPUT_VALIDATION", reason)
-    if signal["signal_type"] in _EXITS:
-        return _decide_exit(request, p)
-    return _decide_entry(request, now, p)
-
-
-def _decide_exit(request: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
-    """Reading 2: exits pass only KILL_SWITCH and RISK_MODE (REDUCE_ONLY lets them through)."""
-    state = request["risk_state"]
-    if p["kill_switch"] or state["kill_switch_active"]:
-        return _rejected(request, p, "KILL_SWITCH_GATE", "kill_switch_active")
-    if state["risk_mode"] == "STAND_DOWN":
-        return _rejected(request, p, "RISK_MODE_GATE", "risk_mode_stand_down")
-    return _approved_exit(request, p)
-
-
-def _decide_entry(request: dict[str, Any], now: datetime, p: dict[str, Any]) -> dict[str, Any]:
-    signal = request["signal"]
-    direction = _ENTRY_DIRECTION[signal["signal_type"]] or signal["direction"]
-    if direction == "NEUTRAL":  # reading C: after confidence, before missing_input
-        return _rejected(request, p, "INPUT_VALIDATION", "invalid_direction")
-    for name in _REQUIRED_INPUTS:
-        if request[name] is None:
-            return _rejected(request, p, "INPUT_VALIDATION", f"missing_input: {name}")
-    long = direction == "LONG"
-    # Reading D / 12: sizing stop = signal stop zone midpoint, else the ATR stop.
-    zone = signal["entry_price_zone"]
-    entry = (zone["low"] + zone["high"]) / 2
-    stop_zone, atr = signal["stop_loss_zone"], request["atr"]
-    if stop_zone is not None:
-        stop = (stop_zone["low"] + stop_zone["high"]) / 2
-    elif atr is None:
-        return _rejected(request, p, "INPUT_VALIDATION", "no_stop_derivable")
-    else:
-        offset = atr * p["default_atr_multiplier"]
-        stop = entry - offset if long else entry + offset
-    distance = abs(entry - stop)
-    if distance < _LE_ZERO:  # round(distance, 9) <= 0
-        return _rejected(request, p, "INPUT_VALIDATION", "zero_stop_distance")
-    return _gate_entry(request, now, p, entry, long, distance)
-
-
-def _gate_entry(request: dict[str, Any], now: datetime, p: dict[str, Any], entry: float,
-                long: bool, distance: float) -> dict[str, Any]:
-    """Gates in the 6.2 order; sizing is computed where the first gate needs it (reading 3)."""
-    state = request["risk_state"]
-    if p["kill_switch"] or state["kill_switch_active"]:
-        return _rejected(request, p, "KILL_SWITCH_GATE", "kill_switch_active")
-    mode = state["risk_mode"]
-    if mode != "NORMAL":
-        reason = "risk_mode_stand_down" if mode == "STAND_DOWN" else "reduce_only_no_entries"
-        return _rejected(request, p, "RISK_MODE_GATE", reason)
-    stale = _stale_input(request, now, p)
-    if stale is not None:
-        return _rejected(request, p, "DATA_FRESHNESS_GATE", f"stale_input: {stale}",
-                         ["SIZING_REJECTED", "DATA_STALE"])
-    regime = request["regime"]
-    if regime["regime_type"] == "UNKNOWN":
-        return _rejected(request, p, "REGIME_GATE", "regime_unknown")
-    if regime["regime_type"] == "CHOPPY" and regime["regime_confidence"] < LT[p["choppy_min_regime_confidence"]]:
-        return _rejected(request, p, "REGIME_GATE", "regime_unsuitable")
-    return _size_and_gate(request, now, p, entry, long, distance)
-
-
-def _size_and_gate(request: dict[str, Any], now: datetime, p: dict[str, Any], entry: float,
-                   long: bool, distance: float) -> dict[str, Any]:
-    """Reading D sizing, then the gates that need the sized trade (readings 4-6, E, H)."""
-    signal, state, budget = request["signal"], request["risk_state"], request["budget"]
-    balance = request["account"]["account_balance"]
-    risk_per_unit = distance * p["contract_multiplier"]
-    max_risk = min(balance * p["per_trade_max_risk_pct"], budget["remaining_daily_budget"],
-                   budget["remaining_weekly_budget"])
-    base = _floor(max_risk / risk_per_unit) if max_risk > 0 else 0
-    scan = _EventScan(request["events"], signal["symbol"], now)
-    factors = _factors(request, scan, p)
-    adjusted = base * factors["combined_multiplier_clamped"]
-    min_size, max_size = p["min_position_size"], p["max_position_size"]
-    below_min = adjusted < LT[min_size]
-    min_applied = below_min and p["allow_below_minimum"]
-    max_applied = not below_min and adjusted >= LE[max_size]
-    bounded = min_size if min_applied else max_size if max_applied else adjusted
-    rounding = p["rounding_direction"]
-    final = _round_size(bounded, rounding)
-    proposed_risk = final * risk_per_unit
-
-    if not state["daily_loss_used_pct"] < _LT_ONE or not _lt(proposed_risk, budget["remaining_daily_budget"]):
-        return _rejected(request, p, "DAILY_LOSS_GATE", "daily_loss_limit_reached")
-    if not state["weekly_loss_used_pct"] < _LT_ONE:
-        return _rejected(request, p, "WEEKLY_LOSS_GATE", "weekly_loss_limit_reached")
-    if not state["current_drawdown_pct"] < LT[p["max_drawdown_pct"]]:
-        return _rejected(request, p, "DRAWDOWN_GATE", "max_drawdown_reached")
-    if not request["exposure"]["open_positions"] < p["max_open_positions"]:
-        return _rejected(request, p, "MAX_POSITIONS_GATE", "max_positions_reached")
-    concentration = _concentration(request["exposure"]["symbol_exposures"], signal["symbol"])
-    if not concentration < LT[p["max_symbol_concentration_pct"]]:
-        return _rejected(request, p, "SYMBOL_CONCENTRATION_GATE", "symbol_concentration_exceeded")
-    greek = _greek_breach(request, final, p)
-    if greek is not None:
-        return _rejected(request, p, "GREEK_EXPOSURE_GATE", f"greek_exposure_exceeded: {greek}")
-    metric = _liquidity_breach(request["liquidity"], p)
-    if metric is not None:
-        return _rejected(request, p, "LIQUIDITY_GATE", f"liquidity_insufficient: {metric}")
-    blackout = _blackout(scan, p)
-    if blackout is not None:
-        return _rejected(request, p, "EVENT_BLACKOUT_GATE", f"event_blackout: {blackout}",
-                         ["SIZING_REJECTED", "EVENT_BLACKOUT_START"])
-    if below_min and not p["allow_below_minimum"]:
-        return _rejected(request, p, "MIN_SIZE_GATE", "size_below_minimum")
-    if final == 0:
-        return _rejected(request, p, "MIN_SIZE_GATE", "size_rounds_to_zero")
-    return {
-        "is_approved": True,
-        "rejection_gate": None,
-        "rejection_reason": None,
-        "quantity": final,
-        "base_size": base,
-        "adjusted_size": adjusted,
-        "final_size": final,
-        "size_before_bounds": _round_size(adjusted, rounding),
-        "min_size_applied": min_applied,
-        "max_size_applied": max_applied,
-        "risk_amount": proposed_risk,
-        "risk_pct": proposed_risk / balance,
-        "adjustment_factors": factors,
-        "stop_loss_plan": _stop_plan(request, entry, long, final, p),
-        "take_profit_plan": _take_profit_plan(request, entry, long, distance, p),
-        "events": _warnings(request, p, []),
-    }
+        targets.append(
+            {
+                "target_number": i + 1,
+                "target_price": price,
+                "target_type": kind,
+                "r_multiple": _ROUND9[move / r],
+                "exit_pct": exits[i],
+                "target_distance_pct": move / entry,
+            }
+        )
+    return {"targets": targets, "trailing_tp_enabled": signal["strategy_family"] in _TRAILING_FAMILIES}
