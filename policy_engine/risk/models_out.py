@@ -380,6 +380,7 @@ class PositionSizingDecision(ContractModel):
     is_approved: Flag
     rejection_reason: Name | None = None
     rejection_gate: GateName | None = None
+    rejection_detail: Text | None = None
     quantity: Count
     quantity_type: QuantityType
     notional_value: NonNegative
@@ -405,6 +406,20 @@ class PositionSizingDecision(ContractModel):
     time_to_act_seconds: Count
     expires_at: Timestamp
     events: Annotated[list[RiskEvent], Field(max_length=50)] = Field(default_factory=list)
+
+    def explain(self) -> str:
+        """One or two sentences: which gate decided, and with which numbers."""
+        if self.is_approved:
+            if self.quantity == 0:
+                return f"APPROVED {self.symbol}: exit signal, not sized."
+            factors = self.adjustment_factors
+            combined = f" x {factors.combined_multiplier_clamped:.4g}" if factors else ""
+            return (f"APPROVED {self.symbol}: {self.quantity} {self.quantity_type.value.lower()} "
+                    f"(base {self.base_size}{combined} = {self.adjusted_size:.4g}, rounded "
+                    f"{self.rounding_direction.value}), risk {self.risk_amount:.2f} = {self.risk_pct:.2%} of the account.")
+        gate = self.rejection_gate.value if self.rejection_gate else "ENGINE"
+        detail = self.rejection_detail or self.rejection_reason or ""
+        return f"{gate}: {detail}" + (f" ({self.rejection_reason})" if detail != self.rejection_reason else "")
 
 
 __all__ = [

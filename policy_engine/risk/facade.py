@@ -1,0 +1,277 @@
+"""The position-sizing facade for trading code: request in, PositionSizingDecision out.
+
+    manager = RiskManager.from_policy()              # policies/risk/position_sizing.yaml
+    decision = manager.size(request)                 # dict in the contract's wire layout, or the model
+    decision.is_approved, decision.quantity, decision.explain()
+
+The policy decides; this module only maps the engine's Decision onto the seed's contract
+(identity, provenance, events). A RiskManager holds one compiled policy and no per-call state,
+so one instance serves every thread; nothing on the call path touches disk or the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+import policy_engine
+from policy_engine.decision import APPROVED, INVALID_INPUT, Decision, sha256_of
+from policy_engine.engine.run import CompiledPolicy
+from policy_engine.risk.models_in import PositionSizingRequest
+from policy_engine.risk.models_out import (
+    GateName, PartialExit, PositionSizingDecision, ProfitTarget, RiskAdjustmentFactors, RiskEvent, RiskProvenance,
+    StopLossPlan, TakeProfitPlan,
+)
+
+DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "risk" / "position_sizing.yaml"
+SIZING_ALGORITHM_VERSION = "seed-004/§5.2"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_GATES = {gate.value for gate in GateName}
+_ACTIONS = {"SIZING_REJECTED": "sizing rejected", "DATA_STALE": "sizing rejected: stale input",
+            "EVENT_BLACKOUT_START": "sizing rejected: event blackout", "LIMIT_WARNING": "warned"}
+_FRESHNESS = (("signal", "signal", "max_signal_age_ms"), ("regime", "regime", "max_regime_age_ms"),
+              ("options", "liquidity", "max_options_age_ms"), ("greeks", "greeks", "max_options_age_ms"),
+              ("quote", "quote", "max_quote_age_ms"))
+
+
+def _at(us: int) -> datetime:
+    """Integer microseconds since the epoch -> aware datetime, exactly."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
+
+
+class RiskManager:
+    """Sizes signals with one compiled position-sizing policy. Thread-safe, no I/O per call."""
+
+    def __init__(self, policy: CompiledPolicy):
+        if policy.id != "risk.position_sizing":
+            raise ValueError(f"RiskManager needs the position-sizing policy, got {policy.id}")
+        self.policy = policy
+
+    @classmethod
+    def from_policy(cls, path: str | Path = DEFAULT_POLICY, params: Mapping[str, Any] | None = None) -> "RiskManager":
+        return cls(policy_engine.load(path, params))
+
+    def size(self, request: PositionSizingRequest | Mapping[str, Any]) -> PositionSizingDecision:
+        return self.decide(request)[0]
+
+    def decide(self, request: PositionSizingRequest | Mapping[str, Any],
+               trace: bool = False) -> tuple[PositionSizingDecision, Decision]:
+        """The contract decision and the engine's Decision (with its trace when asked)."""
+        raw = request.model_dump(mode="json") if isinstance(request, PositionSizingRequest) else request
+        decision = self.policy.evaluate(raw, trace=trace)
+        return build_decision(self.policy, raw, decision), decision
+
+
+def decision_json(policy: CompiledPolicy, request: Any, decision: Decision) -> dict[str, Any]:
+    """The CLI's rendering: the PositionSizingDecision of the contract as JSON data."""
+    return build_decision(policy, request, decision).to_json_dict()
+
+
+def build_decision(policy: CompiledPolicy, raw: Any, decision: Decision) -> PositionSizingDecision:
+    return _Builder(policy, raw, decision).build()
+
+
+class _Builder:
+    """Maps one engine Decision onto PositionSizingDecision and its nested contracts."""
+
+    def __init__(self, policy: CompiledPolicy, raw: Any, decision: Decision):
+        self.params = policy.plan.params
+        self.policy, self.decision = policy, decision
+        self.raw = raw if isinstance(raw, Mapping) else {}
+        self.valid = decision.reason != INVALID_INPUT
+        self.inputs: Mapping[str, Any] = decision.provenance._inputs if self.valid else {}
+        self.now = decision.provenance.now_us if decision.provenance.now_us is not None else 0
+        self.signal = self._signal_identity()
+        self.decision_id = _digest(self.signal["signal_id"], _at(self.now).isoformat())
+
+    # --- identity -----------------------------------------------------------------------
+    def _signal_identity(self) -> dict[str, Any]:
+        signal = self.raw.get("signal") if isinstance(self.raw.get("signal"), Mapping) else {}
+
+        def text(key: str, default: str) -> str:
+            value = signal.get(key)
+            return value if isinstance(value, str) and value else default
+
+        return {"signal_id": text("signal_id", "unknown"), "symbol": text("symbol", "UNKNOWN")[:32],
+                "timeframe": text("timeframe", "unknown")[:16],
+                "urgency": signal.get("urgency") if signal.get("urgency") in ("IMMEDIATE", "STANDARD", "LOW")
+                else "STANDARD",
+                "time_to_act_seconds": signal.get("time_to_act_seconds")
+                if isinstance(signal.get("time_to_act_seconds"), int) and signal["time_to_act_seconds"] >= 0 else 0}
+
+    def build(self) -> PositionSizingDecision:
+        values = self.decision.values
+        approved = self.decision.outcome == APPROVED
+        sizing = values.get("sizing") if approved else None
+        plans = values.get("plans") if approved else None
+        provenance = self.provenance()
+        direction = values.get("direction")
+        rule = self.decision.rule
+        return PositionSizingDecision(
+            decision_id=self.decision_id, signal_id=self.signal["signal_id"], symbol=self.signal["symbol"],
+            timeframe=self.signal["timeframe"], timestamp_utc=_at(self.now), is_approved=approved,
+            rejection_reason=None if approved else self.decision.reason,
+            rejection_gate=None if approved else self._gate(rule),
+            rejection_detail=None if approved else self.decision.message or self.decision.reason,
+            quantity=sizing["final_size"] if sizing else 0,
+            quantity_type="CONTRACTS" if self.params["contract_multiplier"] != 1 else "SHARES",
+            notional_value=float(sizing["notional_value"]) if sizing else 0.0,
+            risk_amount=float(sizing["risk_amount"]) if sizing else 0.0,
+            risk_pct=float(sizing["risk_pct"]) if sizing else 0.0,
+            base_size=sizing["base_size"] if sizing else 0,
+            adjustment_factors=self.factors(values.get("factors"), provenance) if approved and values.get("factors")
+            else None,
+            adjusted_size=float(sizing["adjusted_size"]) if sizing else 0.0,
+            final_size=sizing["final_size"] if sizing else 0,
+            size_before_bounds=sizing["size_before_bounds"] if sizing else 0,
+            min_size_applied=bool(sizing and sizing["min_size_applied"]),
+            max_size_applied=bool(sizing and sizing["max_size_applied"]),
+            rounding_direction=self.params["rounding_direction"],
+            stop_loss_plan=self.stop_plan(plans["stop_loss_plan"], direction, sizing, provenance) if plans else None,
+            take_profit_plan=self.take_profit(plans["take_profit_plan"], direction, provenance) if plans else None,
+            projected_delta_impact=self._impact(sizing, "delta"), projected_gamma_impact=self._impact(sizing, "gamma"),
+            projected_vega_impact=self._impact(sizing, "vega"), projected_theta_impact=self._impact(sizing, "theta"),
+            post_trade_exposure=None, provenance=provenance, urgency=self.signal["urgency"],
+            time_to_act_seconds=self.signal["time_to_act_seconds"], expires_at=self._expiry(),
+            events=[self.event(index, event, provenance) for index, event in enumerate(self.decision.events)],
+        )
+
+    @staticmethod
+    def _gate(rule: str | None) -> str | None:
+        if rule == "INPUT_SCHEMA":
+            return "INPUT_VALIDATION"  # a malformed request is a signal-level reject (§5.4)
+        return rule if rule in _GATES else None
+
+    def _impact(self, sizing: Mapping[str, Any] | None, greek: str) -> float:
+        """The trade's own contribution to the portfolio greek (final size x per-contract greek)."""
+        if not sizing:
+            return 0.0
+        greeks = self.inputs.get("greeks") or {}
+        return float(sizing["final_size"] * greeks.get(greek, 0.0))
+
+    def _expiry(self) -> datetime:
+        signal = self.inputs.get("signal") or {}
+        expiry = signal.get("expiry_timestamp_utc")
+        return _at(expiry) if isinstance(expiry, int) else _at(self.now)
+
+    # --- nested contracts ---------------------------------------------------------------
+    def factors(self, factors: Mapping[str, Any], provenance: RiskProvenance) -> RiskAdjustmentFactors:
+        signal, regime, liquidity = self.inputs["signal"], self.inputs["regime"], self.inputs["liquidity"]
+        risk_state = self.inputs["risk_state"]
+        names = ("confidence", "regime", "liquidity", "urgency", "event", "drawdown", "streak")
+        return RiskAdjustmentFactors(
+            factors_id=_digest(self.decision_id, ":factors"), signal_id=self.signal["signal_id"],
+            timestamp_utc=_at(self.now), signal_confidence=float(signal["confidence"]),
+            regime_type=regime["regime_type"], regime_confidence=float(regime["regime_confidence"]),
+            volatility_state=regime["volatility_state"], liquidity_grade=liquidity["liquidity_grade"],
+            spread_pct=float(liquidity["avg_bid_ask_spread_pct"]), urgency=signal["urgency"],
+            is_squeeze_signal=factors["is_squeeze_signal"], event_proximity_hours=factors["event_proximity_hours"],
+            event_type=factors["event_type"], current_drawdown_pct=float(risk_state["current_drawdown_pct"]),
+            recent_win_rate=self.inputs.get("recent_win_rate"),
+            **{f"{name}_multiplier": float(factors[f"{name}_multiplier"]) for name in names},
+            combined_multiplier=float(factors["combined_multiplier"]),
+            combined_multiplier_clamped=float(factors["combined_multiplier_clamped"]),
+            min_multiplier=float(self.params["min_multiplier"]), max_multiplier=float(self.params["max_multiplier"]),
+            provenance=provenance,
+        )
+
+    def stop_plan(self, stop: Mapping[str, Any], direction: str, sizing: Mapping[str, Any],
+                  provenance: RiskProvenance) -> StopLossPlan:
+        rationale = {"signal_stop_zone": "midpoint of the signal's stop-loss zone",
+                     "setup_stop_zone": "setup stop zone beyond the structure buffer",
+                     "invalidation": "the signal's invalidation price", "atr": "entry -/+ ATR x multiplier",
+                     "percentage": "default percentage stop"}[stop["stop_source"]]
+        return StopLossPlan(
+            plan_id=_digest(self.decision_id, ":stop"), signal_id=self.signal["signal_id"],
+            symbol=self.signal["symbol"], timestamp_utc=_at(self.now), position_direction=direction,
+            hard_stop_price=float(stop["hard_stop_price"]), hard_stop_type=stop["hard_stop_type"],
+            hard_stop_distance_pct=float(stop["hard_stop_distance_pct"]),
+            hard_stop_rationale=f"8.1 priority: {rationale}",
+            soft_stop_price=float(stop["soft_stop_price"]), soft_stop_type=stop["soft_stop_type"],
+            soft_stop_action=stop["soft_stop_action"], time_stop_enabled=True, time_stop_bars=stop["time_stop_bars"],
+            time_stop_timestamp=_at(stop["time_stop_timestamp"]), time_stop_session_end=False,
+            invalidation_price=stop["invalidation_price"], invalidation_stop_enabled=stop["invalidation_stop_enabled"],
+            atr_value=stop["atr_value"], atr_multiplier=stop["atr_multiplier"],
+            structure_level=stop["structure_level"], structure_type=stop["structure_type"],
+            structure_buffer_pct=stop["structure_buffer_pct"],
+            max_loss_per_contract=float(stop["max_loss_per_contract"]), max_loss_total=float(stop["max_loss_total"]),
+            max_loss_pct=float(stop["max_loss_pct"]), trailing_stop_enabled=False, provenance=provenance,
+        )
+
+    def take_profit(self, plan: Mapping[str, Any], direction: str, provenance: RiskProvenance) -> TakeProfitPlan:
+        targets = [ProfitTarget(
+            target_number=t["target_number"], target_price=float(t["target_price"]), target_type=t["target_type"],
+            target_distance_pct=float(t["target_distance_pct"]), exit_pct=float(t["exit_pct"]),
+            r_multiple=float(t["r_multiple"]),
+            structure_type="target_zone" if t["target_type"] == "STRUCTURE_BASED" else None,
+            rationale=(f"{t['r_multiple']:g}R from entry" if t["target_type"] == "R_MULTIPLE"
+                       else f"target zone {t['target_number']} midpoint"),
+        ) for t in plan["targets"]]
+        remaining, schedule = 1.0, []
+        for target in targets:
+            remaining = round(remaining - target.exit_pct, 9)
+            schedule.append(PartialExit(trigger_pct=target.target_distance_pct, exit_pct=target.exit_pct,
+                                        remaining_after=max(remaining, 0.0)))
+        r = plan["r_multiples"]
+        return TakeProfitPlan(
+            plan_id=_digest(self.decision_id, ":take_profit"), signal_id=self.signal["signal_id"],
+            symbol=self.signal["symbol"], timestamp_utc=_at(self.now), position_direction=direction,
+            targets=targets, trailing_tp_enabled=plan["trailing_tp_enabled"],
+            trailing_tp_activation_pct=float(plan["trailing_tp_activation_pct"]) if plan["trailing_tp_enabled"] else None,
+            trailing_tp_distance_pct=float(plan["trailing_tp_distance_pct"]) if plan["trailing_tp_enabled"] else None,
+            exit_before_event=plan["exit_before_event"], event_exit_hours_before=plan["event_exit_hours_before"],
+            partial_exit_enabled=len(targets) > 1, partial_exit_schedule=schedule,
+            r_multiple_1=float(r[0]), r_multiple_2=float(r[1]), r_multiple_3=float(r[2]), provenance=provenance,
+        )
+
+    def event(self, index: int, event: Any, provenance: RiskProvenance) -> RiskEvent:
+        return RiskEvent(
+            event_id=_digest(self.decision_id, f":event:{index}"), timestamp_utc=_at(self.now),
+            event_type=event.type, severity=event.severity, symbol=self.signal["symbol"],
+            description=f"{event.rule}: {event.message or event.reason}", action_taken=_ACTIONS.get(event.type, "logged"),
+            requires_attention=event.severity != "INFO", signal_id=self.signal["signal_id"],
+            decision_id=self.decision_id, provenance=provenance,
+        )
+
+    def provenance(self) -> RiskProvenance:
+        info = self.decision.provenance
+        ages, stale = self._freshness()
+        at = _at(self.now)
+        return RiskProvenance(
+            provenance_id=_digest(self.decision_id, ":provenance"), timestamp_utc=at, processing_started_utc=at,
+            processing_ended_utc=at, processing_duration_ms=int(info.duration_us // 1000),
+            signal_hash=self._hash("signal"), signal_timestamp=self._time("signal") or at,
+            regime_hash=self._hash("regime"), regime_timestamp=self._time("regime"),
+            options_hash=self._hash("liquidity") if self.inputs.get("liquidity") else None,
+            options_timestamp=self._time("liquidity"), exposure_hash=self._hash("exposure"), exposure_timestamp=at,
+            risk_config_version=f"{info.policy_id}@{info.policy_version}", limits_config_version=info.content_hash,
+            sizing_algorithm_version=SIZING_ALGORITHM_VERSION,
+            account_balance_used=float((self.inputs.get("account") or {}).get("account_balance", 0.0)),
+            account_balance_timestamp=at, input_ages_ms=ages, stale_inputs=stale, freshness_ok=not stale,
+        )
+
+    def _hash(self, name: str) -> str:
+        return sha256_of(self.inputs.get(name)) if self.valid else "unavailable"
+
+    def _time(self, name: str) -> datetime | None:
+        block = self.inputs.get(name)
+        return _at(block["timestamp_utc"]) if isinstance(block, Mapping) and "timestamp_utc" in block else None
+
+    def _freshness(self) -> tuple[dict[str, int], list[str]]:
+        ages: dict[str, int] = {}
+        stale: list[str] = []
+        for label, block_name, limit in _FRESHNESS:
+            block = self.inputs.get(block_name)
+            if not isinstance(block, Mapping):
+                continue
+            age_us = self.now - block["timestamp_utc"]
+            ages[label] = age_us // 1000
+            if age_us > self.params[limit] * 1000:  # stale when age > max age (contract 8)
+                stale.append(label)
+        return ages, stale
