@@ -46,7 +46,8 @@ class FiredTrigger:
 
 
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str)
+    return json.dumps(_jsonable(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                      default=str)
 
 
 def sha256_of(data: Any) -> str:
@@ -125,9 +126,20 @@ class Decision:
         return json.dumps(self.to_dict(timing), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
 
 
+# Integers longer than this cannot be printed by Python (the int-to-str digit limit) and mean
+# nothing as a number in a decision: they are shown as a description instead.
+MAX_INT_BITS = 10_000
+
+
+def bounded_int(value: int) -> int | str:
+    return value if value.bit_length() <= MAX_INT_BITS else f"<integer of {value.bit_length()} bits>"
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return bounded_int(value)
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):

@@ -8,10 +8,12 @@ the values it read, its result, its status and, for a failed gate, the rendered 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from policy_engine.compiler.plan import CompiledExpr, GateNode, OutputsNode, Plan, Step, TriggerNode, ValueNode
+from policy_engine.decision import bounded_int
 from policy_engine.engine.codegen import MISSING, value_var
 
 COMPUTED, NOT_REACHED, PASSED, FAILED, SKIPPED, FIRED, CLEAR, ERROR = (
@@ -80,6 +82,10 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, BaseException):
         return f"{type(value).__name__}: {value}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return bounded_int(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # JSON has no NaN or infinity: shown as in Decision.values
     return value
 
 
@@ -183,7 +189,7 @@ class TraceBuilder:
         status = NOT_REACHED if fired is MISSING else FIRED if fired is True else CLEAR
         if self.error_step == len(self.plan.gates) + index:
             status = ERROR
-        message = self.messages.get(len(self.plan.gates) + index, "") if status == FIRED else ""
+        message = self.messages.get(len(self.plan.gates) + index, "") if status in (FIRED, ERROR) else ""
         return TraceStep(trigger.id, "trigger", self._location(trigger.line), trigger.when.text,
                          self._reads([trigger.when]), fired, status, message,
                          trigger.reason if status == FIRED else "")
@@ -191,8 +197,12 @@ class TraceBuilder:
     def _outputs(self, outputs: OutputsNode) -> TraceStep:
         reads = tuple((name, self.frame.get(value_var(name), MISSING)) for name in outputs.names)
         reached = self.rejected_gate < 0 and self.error_step is None
+        status, message = COMPUTED if reached else NOT_REACHED, ""
+        step = len(self.plan.gates) + len(self.plan.triggers)
+        if self.error_step == step:  # a value only the outputs read failed
+            status, message = ERROR, self.messages.get(step, "")
         return TraceStep("outputs", "outputs", self._location(outputs.line), ", ".join(outputs.names), reads,
-                         None, COMPUTED if reached else NOT_REACHED)
+                         None, status, message)
 
 
 def _compare(left: Any, op: str, right: float) -> bool:

@@ -14,8 +14,9 @@ import argparse
 import sys
 from typing import Sequence, TextIO
 
-from policy_engine.cli import commands
+from policy_engine.cli import audit_command, commands, machine_commands, workflow_commands
 from policy_engine.cli.common import EXIT_USAGE, UsageError
+from policy_engine.cli.limits_command import add_limits_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("policy", metavar="POLICY")
     graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
     graph.set_defaults(run=commands.graph)
+    add_limits_parser(sub)
+    machine_commands.register(sub, _add_set)
+    audit_command.register(sub)
+    workflow_commands.register(sub)
     return parser
 
 

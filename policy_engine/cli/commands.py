@@ -94,7 +94,8 @@ def _decide_line(policy: policy_engine.CompiledPolicy, line: str, number: int,
     try:
         request = json.loads(line, parse_constant=_no_constant)
     except ValueError as problem:
-        request = {"__line__": number, "__error__": f"line {number}: not valid JSON: {problem}"}
+        message = f"line {number}: not valid JSON: {problem}"
+        return policy.invalid_request(message), {"__line__": number, "__error__": message}
     return policy.evaluate(request, now=args.now, trace=args.trace), request
 
 

@@ -22,8 +22,13 @@ def domain_renderer(policy: CompiledPolicy) -> Callable[[CompiledPolicy, Any, De
     if target is None:
         return None
     module, _, function = target.partition(":")
-    renderer: Callable[[CompiledPolicy, Any, Decision], dict[str, Any]] = getattr(
-        importlib.import_module(module), function)
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as missing:
+        if missing.name != module:
+            raise
+        return None  # the domain package is not installed: show the generic decision
+    renderer: Callable[[CompiledPolicy, Any, Decision], dict[str, Any]] = getattr(loaded, function)
     return renderer
 
 
@@ -39,7 +44,7 @@ def render_decision(policy: CompiledPolicy, request: Any, decision: Decision, fm
     if decision.input_errors:
         lines += [f"  input error at {path}: {message}" for path, message in decision.input_errors]
     for name, value in decision.values.items():
-        lines.append(f"  {name} = {value!r}")
+        lines.append(f"  {name} = {_show(value)}")
     for fired in decision.fired:
         lines.append(f"  trigger {fired.id}: {fired.reason} ({fired.severity})" +
                      (f" — {fired.message}" if fired.message != fired.reason else ""))
@@ -50,6 +55,13 @@ def render_decision(policy: CompiledPolicy, request: Any, decision: Decision, fm
     if trace and decision.trace is not None:
         lines += ["", "trace:", decision.trace.format_text()]
     return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # an integer beyond Python's int-to-str digit limit
+        return "<value too large to show>"
 
 
 def _headline(decision: Decision) -> str:
@@ -75,12 +87,12 @@ def explain_text(policy: CompiledPolicy, decision: Decision) -> str:
         skipped = sum(1 for s in gates if s.status == "skipped")
         lines.append(f"All {len(gates)} gates allowed it ({passed} passed, {skipped} did not apply).")
         for name, value in decision.values.items():
-            lines.append(f"  {name} = {value!r}")
+            lines.append(f"  {name} = {_show(value)}")
     else:
         step = next((s for s in trace.steps if s.status in (FAILED, "error")), None)
         if step is not None:
             lines.append(f"Rule {step.rule} ({step.location}) checks: {step.expression}")
-            lines += [f"  {name} = {value!r}" for name, value in step.reads]
+            lines += [f"  {name} = {_show(value)}" for name, value in step.reads]
     for step in trace.steps:
         if step.status == FIRED:
             lines.append(f"Trigger {step.rule} fired: {step.message or step.detail}")

@@ -28,7 +28,16 @@ def check(spec: PolicySpec, locate: Locate) -> tuple[None, list[Diagnostic]]:
     diagnostics = [*_unique_ids(spec, locate), *_gate_reasons(spec, locate)]
     for table in spec.tables:
         diagnostics += _table(table, locate)
+    for combiner in spec.combiners:
+        diagnostics += _reversed(combiner.clamp, (*combiner.path, "clamp"), locate)
     return None, diagnostics
+
+
+def _reversed(bounds: tuple[Any, Any] | None, path: Path, locate: Locate) -> list[Diagnostic]:
+    low, high = bounds or (None, None)
+    if isinstance(low, float) and isinstance(high, float) and low > high:
+        return [locate.diag(Code.BAD_BOUNDS, f"bounds reversed: {low} > {high}", path)]
+    return []
 
 
 def _unique_ids(spec: PolicySpec, locate: Locate) -> list[Diagnostic]:
@@ -85,10 +94,7 @@ def _table(table: TableSpec, locate: Locate) -> list[Diagnostic]:
         if (adjustment.times is None) == (adjustment.set is None):
             diagnostics.append(locate.diag(Code.INVALID_VALUE, "an adjustment needs exactly one of times / set",
                                            adjustment.path))
-    low, high = table.bounds or (None, None)
-    if isinstance(low, float) and isinstance(high, float) and low > high:
-        diagnostics.append(locate.diag(Code.BAD_BOUNDS, f"bounds reversed: {low} > {high}", (*table.path, "bounds")))
-    return diagnostics
+    return diagnostics + _reversed(table.bounds, (*table.path, "bounds"), locate)
 
 
 def apply_overrides(spec: PolicySpec, overrides: dict[str, Any], locate: Locate) -> tuple[dict[str, Any], list[Diagnostic]]:

@@ -24,6 +24,7 @@ function's locals after the fact, so with tracing off nothing is recorded at all
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -101,7 +102,6 @@ class _FunctionGen:
 
     def __post_init__(self) -> None:
         self.names = _Names(self)
-        self._closures: dict[str, set[str]] = {}
 
     # --- bookkeeping --------------------------------------------------------------------
     def is_computed(self, name: str) -> bool:
@@ -139,23 +139,8 @@ class _FunctionGen:
         self.computed[-1].add(name)
 
     def _prerequisites(self, compiled: CompiledExpr) -> set[str]:
-        """Values read on every path, plus every value read inside a comprehension anywhere
-        below a lazily computed value: Python forbids ``:=`` in a comprehension's iterable, so
-        those are computed up front (see docs/expressions.md)."""
-        needed = set(compiled.always_values)
-        for name in compiled.sometimes_values:
-            needed |= self._comprehension_closure(name)
-        return needed
-
-    def _comprehension_closure(self, name: str) -> set[str]:
-        if name not in self._closures:
-            found: set[str] = set()
-            for expr in self.plan.values[name].exprs:
-                found |= expr.comprehension_values
-                for ref in expr.value_refs:
-                    found |= self._comprehension_closure(ref)
-            self._closures[name] = found
-        return self._closures[name]
+        """Values read on every path: computed by statements before the expression."""
+        return set(compiled.always_values)
 
     def _ordered(self, names: frozenset[str]) -> list[str]:
         order = list(self.plan.values)
@@ -282,6 +267,10 @@ def build_function(plan: Plan) -> tuple[DecideFn, str]:
     namespace.update(HELPERS)
     namespace.update({"_M": MISSING, "ONCE": (None,), "ERROR": ERROR,
                       "__builtins__": {"locals": locals, "Exception": Exception}})
-    code = compile(source, f"<policy {plan.info.id} {plan.info.version}>", "exec")
+    with warnings.catch_warnings():
+        # CPython warns about some checked-but-odd expressions (``1[0]``): they fail closed at
+        # run time, and a warning about generated code would mean nothing to a policy author.
+        warnings.simplefilter("ignore", SyntaxWarning)
+        code = compile(source, f"<policy {plan.info.id} {plan.info.version}>", "exec")
     exec(code, namespace)  # noqa: S102 - source generated from the checked plan only
     return namespace["decide"], source

@@ -31,6 +31,7 @@ class Record:
     outputs: tuple[Any, ...] | None = None
     values: dict[str, Any] = field(default_factory=dict)
     error: ValueError_ | BaseException | None = None
+    messages: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # rule id -> its message's placeholder values
 
 
 class _Names(dict[str, Any]):
@@ -119,7 +120,7 @@ def interpret(plan: Plan, inputs: Mapping[str, Any], now: int) -> Record:
     record = Record()
     try:
         _gates(plan, run, record)
-        record.fired = tuple(run.eval(t.when) is True for t in plan.triggers)
+        record.fired = _triggers(plan, run, record)
         if record.rejected_gate < 0 and plan.outputs:
             record.outputs = tuple(run.value(name) for name in plan.outputs.names)
     except Exception as exc:  # noqa: BLE001 - the reference records every failure
@@ -135,7 +136,18 @@ def _gates(plan: Plan, run: Interpreter, record: Record) -> None:
         for check_index, check in enumerate(gate.checks):
             if run.eval(check.pass_if) is not True:
                 record.rejected_gate, record.rejected_check = index, check_index
+                record.messages[gate.id] = tuple(run.eval(e) for e in check.message_exprs)
                 return
+
+
+def _triggers(plan: Plan, run: Interpreter, record: Record) -> tuple[bool, ...]:
+    """Each trigger in priority order; a fired trigger's message values right after it."""
+    fired = []
+    for trigger in plan.triggers:
+        fired.append(run.eval(trigger.when) is True)
+        if fired[-1]:
+            record.messages[trigger.id] = tuple(run.eval(e) for e in trigger.message_exprs)
+    return tuple(fired)
 
 
 def find_failing_value(plan: Plan, inputs: Mapping[str, Any], now: int) -> str | None:

@@ -97,6 +97,11 @@ class CompiledPolicy:
         result = _Run(rg, rc, fired, out, frame, reject_values, trigger_values)
         return self._decision(normalized, now_us, result, started, trace)
 
+    def invalid_request(self, message: str, json_path: str = "$") -> Decision:
+        """The ``invalid_input`` rejection of a request that cannot even be read (a malformed
+        JSONL line): the same Decision an unreadable field gets, naming what was wrong."""
+        return self._invalid(((json_path, message),), None, time.perf_counter())
+
     # --- building the Decision ----------------------------------------------------------
     def _decision(self, inputs: Any, now: int, run: "_Run", started: float, trace: bool) -> Decision:
         rg, rc = run.rejected_gate, run.check

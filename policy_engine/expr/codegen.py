@@ -17,9 +17,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from policy_engine.expr.language import MAX_POWER, NUM, input_path_of
-
-MAX_SEQUENCE = 100_000
+from policy_engine.expr.language import MAX_POWER, MAX_SEQUENCE, NUM, input_path_of
 
 
 class NameRenderer(Protocol):
@@ -99,6 +97,7 @@ class ExprCodegen:
 
     def render(self, tree: ast.Expression, conditional: bool = False) -> str:
         self._locals: list[set[str]] = []
+        self._iterables = 0
         return self._emit(tree.body, conditional)
 
     def _emit(self, node: ast.AST, cond: bool) -> str:
@@ -134,9 +133,10 @@ class ExprCodegen:
         left, right = self._emit(node.left, cond), self._emit(node.right, cond)
         op_type = type(node.op)
         numeric = self.node_kinds.get(id(node.left)) == NUM and self.node_kinds.get(id(node.right)) == NUM
-        small_power = (op_type is ast.Pow and isinstance(node.right, ast.Constant)
-                       and isinstance(node.right.value, (int, float)) and abs(node.right.value) <= MAX_POWER
-                       and self.node_kinds.get(id(node.left)) == NUM)
+        # Unguarded only for literal ** literal: a computed base can be huge (the guard bounds it).
+        small_power = (op_type is ast.Pow and all(isinstance(n, ast.Constant) and type(n.value) in (int, float)
+                                                  for n in (node.left, node.right))
+                       and abs(node.right.value) <= MAX_POWER and abs(node.left.value) <= 1e15)
         if op_type in _GUARDED and not (numeric and op_type is not ast.Pow) and not small_power:
             return f"{_GUARDED[op_type]}({left}, {right})"
         return f"({left} {_BINOP[op_type]} {right})"
@@ -190,14 +190,20 @@ class ExprCodegen:
         iterable = self._emit(generator.iter, cond)
         self._locals.append({generator.target.id})
         try:
-            # Values read inside a comprehension are computed before the expression (see docs),
-            # so the element and conditions read them as plain names.
             element = self._emit(node.elt, True)
             conditions = "".join(f" if {self._emit(c, True)}" for c in generator.ifs)
         finally:
             self._locals.pop()
+        prelude = ""
+        if ":=" in iterable:
+            # Python forbids := in a comprehension's iterable, so a value computed lazily there is
+            # computed just before the comprehension: the same moment, the same laziness.
+            temp = f"it_{self._iterables}"
+            self._iterables += 1
+            prelude, iterable = f"{temp} := {iterable}, ", temp
         body = f"{element} for l_{generator.target.id} in {iterable}{conditions}"
-        return f"[{body}]" if isinstance(node, ast.ListComp) else f"({body})"
+        comprehension = f"[{body}]" if isinstance(node, ast.ListComp) else f"({body})"
+        return f"({prelude}{comprehension})[-1]" if prelude else comprehension
 
     _emit_GeneratorExp = _emit_ListComp
 
@@ -235,12 +241,15 @@ def conditional_value_refs(tree: ast.Expression, value_names: set[str] | frozens
             for index, comparator in enumerate(node.comparators):
                 walk(comparator, cond or index > 0)
         elif isinstance(node, (ast.ListComp, ast.GeneratorExp)):
-            return  # handled by comprehension_value_refs: hoisted
+            # The iterable runs with the comprehension; the element and conditions maybe never.
+            for generator in node.generators:
+                walk(generator.iter, cond)
+                for condition in generator.ifs:
+                    walk(condition, True)
+            walk(node.elt, True)
         else:
             for child in ast.iter_child_nodes(node):
                 walk(child, cond)
 
     walk(tree.body, False)
-    hoisted = comprehension_value_refs(tree, value_names)
-    always |= hoisted
     return always, sometimes - always

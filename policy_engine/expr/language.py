@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from policy_engine.errors import Code
-from policy_engine.expr.functions import BOOL_RESULT, FUNCTIONS, KEYWORDS, NUMERIC_RESULT
+from policy_engine.expr.functions import BOOL_RESULT, FUNCTIONS, KEYWORDS, MAX_RANGE, NUMERIC_RESULT
 
 MAX_NODES = 400
 MAX_DEPTH = 40
 MAX_STRING = 1_000
 MAX_NUMBER = 1e15
 MAX_POWER = 100
+MAX_SEQUENCE = 100_000  # items a string or list repetition may build (also enforced at run time)
 MAX_COMPREHENSION_NESTING = 2
 
 # Names people try in order to break out; refused with a clear "unsafe" code, not "unknown".
@@ -79,6 +80,8 @@ def parse(text: str) -> ast.Expression | Issue:
         # Folded YAML strings may span lines; an expression is one logical line.
         tree = ast.parse(" ".join(text.split("\n")).strip(), mode="eval")
     except SyntaxError as err:
+        if "too many nested" in (err.msg or ""):
+            return Issue(Code.EXPR_TOO_COMPLEX, f"expression cannot be parsed: {err.msg}")
         return Issue(Code.EXPR_SYNTAX, f"invalid expression: {err.msg}", col=max((err.offset or 1) - 1, 0))
     except (ValueError, RecursionError, MemoryError) as err:
         return Issue(Code.EXPR_TOO_COMPLEX, f"expression cannot be parsed: {type(err).__name__}")
@@ -238,10 +241,12 @@ class _Checker:
     def visit_BinOp(self, node: ast.BinOp, depth: int) -> str:
         left, right = self.visit(node.left, depth), self.visit(node.right, depth)
         self.visit(node.op, depth)
-        if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant):
-            exponent = node.right.value
-            if isinstance(exponent, (int, float)) and abs(exponent) > MAX_POWER:
+        if isinstance(node.op, ast.Pow):
+            exponent = static_number(node.right)
+            if exponent is not None and abs(exponent) > MAX_POWER:
                 self.issue(Code.EXPR_UNSAFE, f"power {exponent} exceeds the limit {MAX_POWER}", node)
+        if isinstance(node.op, ast.Mult):
+            self._check_repetition(node, left, right)
         if isinstance(node.op, ast.Mod) and left == STR:
             self.issue(Code.EXPR_UNSAFE, "string formatting with % is not allowed", node)
         if left == NUM and right == NUM:
@@ -249,6 +254,18 @@ class _Checker:
         if isinstance(node.op, ast.Add) and left == right == STR:
             return STR
         return ANY
+
+    def _check_repetition(self, node: ast.BinOp, left: str, right: str) -> None:
+        """A string or list repeated a constant number of times beyond the limit."""
+        for seq, seq_kind, count_node in ((node.left, left, node.right), (node.right, right, node.left)):
+            count = static_number(count_node)
+            if seq_kind not in (STR, LIST) or count is None:
+                continue
+            length = len(seq.value) if isinstance(seq, ast.Constant) and isinstance(seq.value, str) else \
+                len(seq.elts) if isinstance(seq, (ast.List, ast.Tuple)) else 1
+            if length * count > MAX_SEQUENCE:
+                self.issue(Code.EXPR_UNSAFE, f"repetition to {length * count:.3g} items exceeds the limit "
+                           f"{MAX_SEQUENCE}", node)
 
     def visit_UnaryOp(self, node: ast.UnaryOp, depth: int) -> str:
         operand = self.visit(node.operand, depth)
@@ -260,9 +277,16 @@ class _Checker:
 
     def visit_Compare(self, node: ast.Compare, depth: int) -> str:
         self.visit(node.left, depth)
-        for op, comparator in zip(node.ops, node.comparators):
+        operands = [node.left, *node.comparators]
+        for index, (op, comparator) in enumerate(zip(node.ops, node.comparators)):
             self.visit(op, depth)
             self.visit(comparator, depth)
+            pair = operands[index:index + 2]
+            literal = any(not _is_singleton(o) and not any(isinstance(n, ast.Name) for n in ast.walk(o)) for o in pair)
+            if isinstance(op, (ast.Is, ast.IsNot)) and (literal or not any(map(_is_singleton, pair))):
+                # Identity of numbers or strings depends on the interpreter: not deterministic.
+                self.issue(Code.EXPR_UNSAFE, "'is' compares identity: use it only with None, True or False "
+                           "(compare values with ==)", node)
         return BOOL
 
     def visit_IfExp(self, node: ast.IfExp, depth: int) -> str:
@@ -288,6 +312,10 @@ class _Checker:
             self.visit(keyword.value, depth)
         if any(isinstance(arg, ast.Starred) for arg in node.args):
             self.issue(Code.EXPR_UNSAFE, "argument unpacking is not allowed", node)
+        if name == "range" and node.args:
+            size = static_number(node.args[0])
+            if size is not None and size > MAX_RANGE:
+                self.issue(Code.EXPR_UNSAFE, f"range({size:.3g}) exceeds the limit {MAX_RANGE}", node)
         return _kind_of_call(name, kinds)
 
     def visit_Subscript(self, node: ast.Subscript, depth: int) -> str:
@@ -345,6 +373,39 @@ class _Checker:
             schema = (schema or {}).get("properties", {}).get(part)
         items = (schema or {}).get("items")
         return items if isinstance(items, dict) else None
+
+
+_STATIC_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b}
+
+
+def static_number(node: ast.AST) -> float | None:
+    """The value of a constant numeric expression (``10**9``, ``-3``), computed within the
+    language's limits; None when it reads names or cannot be computed safely."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        operand = static_number(node.operand)
+        return None if operand is None else -operand if isinstance(node.op, ast.USub) else operand
+    if not isinstance(node, ast.BinOp):
+        return None
+    left, right = static_number(node.left), static_number(node.right)
+    if left is None or right is None:
+        return None
+    if isinstance(node.op, ast.Pow):
+        if abs(right) > MAX_POWER or abs(left) > MAX_NUMBER:
+            return None  # the power itself is refused (or bounded at run time)
+        try:
+            result = left**right
+        except (OverflowError, ZeroDivisionError):
+            return None
+        return result if isinstance(result, (int, float)) else None
+    operation = _STATIC_OPS.get(type(node.op))
+    return operation(left, right) if operation else None
+
+
+def _is_singleton(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, bool))
 
 
 def _describe(node: ast.AST) -> str:

@@ -40,11 +40,20 @@ class Template:
         return "".join(out)
 
 
+_UNBALANCED = "unbalanced '{' or '}' in message (write {{ or }} for a literal brace)"
+
+
+def _stray_brace(literal: str) -> bool:
+    return "{" in literal or "}" in literal
+
+
 def parse_template(text: str) -> Template | str:
     """Parse a template; a problem is returned as a message (the caller locates it)."""
     parts: list[str | Placeholder] = []
     position = 0
     for match in _PLACEHOLDER.finditer(text):
+        if _stray_brace(text[position:match.start()]):
+            return _UNBALANCED
         parts.append(text[position:match.start()])
         position = match.end()
         token = match.group(0)
@@ -59,8 +68,8 @@ def parse_template(text: str) -> Template | str:
             return f"format '{spec}' in '{{{match.group(1)}}}' is not allowed (use e.g. .2f, .1%, ,.0f)"
         parts.append(Placeholder(name, spec))
     rest = text[position:]
-    if "{" in rest or "}" in rest:
-        return "unbalanced '{' or '}' in message (write {{ or }} for a literal brace)"
+    if _stray_brace(rest):
+        return _UNBALANCED
     parts.append(rest)
     return Template(tuple(p for p in parts if p != ""))
 
@@ -70,11 +79,12 @@ def _format(value: Any, spec: str) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if spec and isinstance(value, (int, float)):
-        try:
-            return format(value, spec)
-        except ValueError:
-            return repr(value)
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    try:
+        if spec and isinstance(value, (int, float)):
+            try:
+                return format(value, spec)
+            except (ValueError, OverflowError):  # a spec for another type, or an int beyond float range
+                pass
+        return repr(value) if isinstance(value, float) else str(value)
+    except ValueError:  # an integer too long to print: the message must still render
+        return "<value too large to show>"

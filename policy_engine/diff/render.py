@@ -1,0 +1,150 @@
+"""How a policy diff is shown: text for a terminal, Markdown for a PR comment, JSON for tools.
+
+The Markdown form holds no timings or worker counts, so the same change and corpus always give
+the same comment (and a snapshot test can pin it).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from policy_engine.diff.semantic import CATEGORIES, Change
+
+if TYPE_CHECKING:
+    from policy_engine.diff import DiffReport
+    from policy_engine.diff.replay import Example, ReplayReport
+
+
+def _heading(report: DiffReport) -> tuple[str, str]:
+    old, new = report.old.doc.data, report.new.doc.data
+    name = new.get("metadata", {}).get("id", "?")
+    versions = f"{old.get('metadata', {}).get('version', '?')} -> {new.get('metadata', {}).get('version', '?')}"
+    return name, versions
+
+
+def _grouped(changes: list[Change]) -> list[tuple[str, list[Change]]]:
+    return [(category, [c for c in changes if c.category == category]) for category in CATEGORIES
+            if any(c.category == category for c in changes)]
+
+
+def _share(count: int, total: int) -> str:
+    return f"{100.0 * count / total:.2f} %" if total else "-"
+
+
+# --- text ---------------------------------------------------------------------------------------
+def format_text(report: DiffReport) -> str:
+    name, versions = _heading(report)
+    lines = [f"policy {name} {versions}: {report.old.label} -> {report.new.label}"]
+    if not report.changes:
+        lines.append("no semantic changes")
+    for category, changes in _grouped(report.changes):
+        lines.append(f"{category}:")
+        lines += [f"  {change.format_text()}" for change in changes]
+    if report.replay is not None:
+        lines += _replay_text(report, report.replay)
+    return "\n".join(lines)
+
+
+def _replay_text(report: DiffReport, replay: ReplayReport) -> list[str]:
+    flips = len(replay.flips)
+    jobs = f"{replay.jobs} job{'s' if replay.jobs != 1 else ''}"
+    lines = [f"replay of {replay.corpus}: {replay.records} records, {jobs}, {replay.seconds:.1f} s",
+             f"  flips: {flips} ({_share(flips, replay.records)})"]
+    lines += [f"    {category:<22} {count}" for category, count in replay.counts().items()]
+    lines.append(f"  warnings changed without a flip: {replay.warnings_changed}")
+    if replay.unreadable:
+        lines.append(f"  unreadable lines: {len(replay.unreadable)} (first: line {replay.unreadable[0]})")
+    if replay.examples:
+        lines.append("  examples:")
+    for example in replay.examples:
+        lines += [f"    {line}" for line in _example_lines(report, example)]
+    return lines
+
+
+def _example_lines(report: DiffReport, example: Example) -> list[str]:
+    flip = example.flip
+    return [f"line {flip.line} [{flip.category}]: {flip.old}  =>  {flip.new}",
+            *("  " + line for line in _step_lines(report, example))]
+
+
+def _step_lines(report: DiffReport, example: Example) -> list[str]:
+    if example.step is None:
+        return ["(no trace to compare: a request the input schema refused)"]
+    return [report.new.show(report.old.show(line)) for line in example.step.lines()]
+
+
+# --- Markdown -----------------------------------------------------------------------------------
+def format_markdown(report: DiffReport) -> str:
+    name, versions = _heading(report)
+    lines = [f"### Policy diff: `{name}` {versions.replace('->', '→')}", "",
+             f"`{report.old.label}` → `{report.new.label}`", ""]
+    if not report.changes:
+        lines += ["No semantic changes.", ""]
+    for category, changes in _grouped(report.changes):
+        lines += [f"**{category.capitalize()}**", "", "| | change | detail | line |", "|---|---|---|---|"]
+        lines += [f"| {_sign(c)} | {_cell(c.what)} | {_cell(c.detail)} | {_where(c)} |" for c in changes]
+        lines.append("")
+    if report.replay is not None:
+        lines += _replay_markdown(report, report.replay)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _where(change: Change) -> str:
+    if not change.line:
+        return ""
+    return f"{change.line} (old)" if change.side == "old" else str(change.line)
+
+
+def _sign(change: Change) -> str:
+    return {"added": "➕", "removed": "➖", "moved": "↕️", "changed": "✏️"}[change.op]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _replay_markdown(report: DiffReport, replay: ReplayReport) -> list[str]:
+    flips = len(replay.flips)
+    lines = [f"#### Impact on `{replay.corpus}`", "",
+             f"{flips} of {replay.records} decisions flip ({_share(flips, replay.records)}).", ""]
+    if flips:
+        lines += ["| flip | decisions | share |", "|---|---:|---:|"]
+        lines += [f"| {category.replace('->', '→')} | {count} | {_share(count, replay.records)} |"
+                  for category, count in replay.counts().items()]
+        lines.append("")
+    lines.append(f"Fired warnings changed without a flip: {replay.warnings_changed}.")
+    if replay.unreadable:
+        lines.append(f"Unreadable lines: {len(replay.unreadable)} (first: line {replay.unreadable[0]}).")
+    lines.append("")
+    for example in replay.examples:
+        flip = example.flip
+        lines += [f"<details><summary>line {flip.line}: {_cell(flip.old)} → {_cell(flip.new)}</summary>", "",
+                  "```", *_step_lines(report, example), "```", "", "</details>", ""]
+    return lines
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+def to_json(report: DiffReport) -> str:
+    data: dict[str, Any] = {"old": report.old.label, "new": report.new.label,
+                            "changes": [c.to_dict() for c in report.changes]}
+    replay = report.replay
+    if replay is not None:
+        data["replay"] = {
+            "corpus": replay.corpus, "records": replay.records, "flips": len(replay.flips),
+            "by_category": replay.counts(), "warnings_changed": replay.warnings_changed,
+            "unreadable_lines": replay.unreadable, "value_paths": list(replay.value_paths),
+            "flipped": [{"line": f.line, "category": f.category, "old": f.old, "new": f.new} for f in replay.flips],
+            "examples": [{"line": e.flip.line, "category": e.flip.category,
+                          "first_difference": _step_dict(report, e)} for e in replay.examples],
+            "seconds": round(replay.seconds, 3), "jobs": replay.jobs,
+        }
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=repr)
+
+
+def _step_dict(report: DiffReport, example: Example) -> dict[str, Any] | None:
+    if example.step is None:
+        return None
+    text = json.dumps(example.step.to_dict(), default=repr)
+    loaded: dict[str, Any] = json.loads(report.new.show(report.old.show(text)))
+    return loaded

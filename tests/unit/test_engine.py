@@ -1,0 +1,176 @@
+"""The engine's promises: a full trace pinned as a snapshot; tracing changes nothing; compiling
+twice gives the same plan and the same code; the same inputs give byte-identical JSON; one
+compiled policy serves many threads.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+import policy_engine
+from policy_engine.compiler.graph import node_key
+from policy_engine.decision import Decision
+from policy_engine.engine.run import CompiledPolicy
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = "tests/fixtures/tiny.yaml"  # relative to ROOT, so trace locations read the same everywhere
+SIZING = "policies/risk/position_sizing.yaml"
+SIZING_EXAMPLE = ROOT / "policies" / "risk" / "examples" / "approved.json"
+
+TINY_APPROVED = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 1500.0, "drawdown": 0.15},
+                 "order": {"qty": 10, "price": 100.0, "placed_at": "2025-01-01T00:00:01.250Z", "tags": []}}
+TINY_REJECTED = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 900.0, "drawdown": None},
+                 "order": {"qty": 20, "price": 45.5, "placed_at": "2025-01-01T00:00:04Z", "tags": ["retail"]}}
+
+
+@pytest.fixture(scope="module")
+def policies() -> Iterator[dict[str, CompiledPolicy]]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        yield {TINY: policy_engine.load(TINY), SIZING: policy_engine.load(SIZING)}
+
+
+def _requests() -> list[dict[str, Any]]:
+    """The seeded generator's requests (position sizing), or the shipped example alone."""
+    try:
+        from tests.bench.generator import generate_requests
+    except ImportError:
+        return [json.loads(SIZING_EXAMPLE.read_text(encoding="utf-8"))]
+    return generate_requests(400, seed=3)
+
+
+REQUESTS = _requests()
+
+
+def without_trace(decision: Decision) -> dict[str, Any]:
+    data = decision.to_dict()
+    data.pop("trace", None)
+    return data
+
+
+# --- the snapshot -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, request_", [("approved", TINY_APPROVED), ("rejected", TINY_REJECTED)])
+def test_tiny_trace_snapshot(policies: dict[str, CompiledPolicy], name: str, request_: dict[str, Any],
+                             snapshot: SnapshotAssertion) -> None:
+    decision = policies[TINY].evaluate(request_, trace=True)
+    assert decision.outcome == name
+    assert decision.to_json() == snapshot
+
+
+def test_position_sizing_trace_snapshot(policies: dict[str, CompiledPolicy], snapshot: SnapshotAssertion) -> None:
+    request = json.loads(SIZING_EXAMPLE.read_text(encoding="utf-8"))
+    decision = policies[SIZING].evaluate(request, trace=True)
+    assert decision.outcome == "approved"
+    assert decision.to_json() == snapshot
+
+
+def test_trace_lists_every_step_in_plan_order(policies: dict[str, CompiledPolicy]) -> None:
+    policy = policies[TINY]
+    trace = policy.evaluate(TINY_REJECTED, trace=True).trace
+    assert trace is not None
+    assert [s.rule for s in trace.steps] == [node_key(s).split(":", 1)[1] for s in policy.plan.order]
+    statuses = {s.rule: s.status for s in trace.steps}
+    assert statuses == {"FRESH_GATE": "passed", "notional": "computed", "NOTIONAL_GATE": "passed",
+                        "BALANCE_GATE": "failed", "ratio": "computed", "BIG_RATIO": "fired",
+                        "dd": "not reached", "size_mult": "not reached", "combined": "not reached",
+                        "outputs": "not reached"}
+    failed = trace.step("BALANCE_GATE")
+    assert failed.location == f"{TINY}:34" and failed.detail == "balance_too_low"
+    assert dict(failed.reads) == {"account.balance": 900.0, "order.tags": ["retail"], "params.min_balance": 1000}
+
+
+# --- tracing on and off ---------------------------------------------------------------------------
+
+def test_tracing_changes_nothing_on_generated_requests(policies: dict[str, CompiledPolicy]) -> None:
+    policy = policies[SIZING]
+    outcomes = set()
+    for request in REQUESTS:
+        traced, plain = policy.evaluate(request, trace=True), policy.evaluate(request, trace=False)
+        assert plain.trace is None and traced.trace is not None
+        assert without_trace(traced) == without_trace(plain)
+        outcomes.add(plain.outcome)
+    assert outcomes == {"approved", "rejected"} or len(REQUESTS) == 1
+
+
+@pytest.mark.parametrize("request_", [TINY_APPROVED, TINY_REJECTED, {"now": "2025-01-01T00:00:05Z"},
+                                      {**TINY_APPROVED, "account": {"balance": 0.0, "drawdown": 0.0}}])
+def test_tracing_changes_nothing_on_tiny(policies: dict[str, CompiledPolicy], request_: dict[str, Any]) -> None:
+    policy = policies[TINY]
+    assert without_trace(policy.evaluate(request_, trace=True)) == without_trace(policy.evaluate(request_))
+
+
+# --- compile twice, determinism, byte stability ---------------------------------------------------
+
+@pytest.mark.parametrize("path", [TINY, SIZING])
+def test_compiling_twice_gives_the_same_plan_and_code(policies: dict[str, CompiledPolicy], path: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    first, second = policies[path], policy_engine.load(path)
+    assert [node_key(s) for s in first.plan.order] == [node_key(s) for s in second.plan.order]
+    assert first.plan.order == second.plan.order
+    assert first.source == second.source
+    assert first.plan.info == second.plan.info
+
+
+@pytest.mark.parametrize("path", [TINY, SIZING])
+def test_same_inputs_give_byte_identical_json(policies: dict[str, CompiledPolicy], path: str) -> None:
+    request = TINY_APPROVED if path == TINY else json.loads(SIZING_EXAMPLE.read_text(encoding="utf-8"))
+    policy = policies[path]
+    first = policy.evaluate(copy.deepcopy(request), trace=True).to_json()
+    shuffled = json.loads(json.dumps(request), object_pairs_hook=lambda pairs: dict(reversed(pairs)))
+    assert policy.evaluate(shuffled, trace=True).to_json() == first
+    assert policy.evaluate(request, trace=True).to_json() == first
+
+
+def test_json_is_canonical_and_free_of_durations(policies: dict[str, CompiledPolicy]) -> None:
+    decision = policies[TINY].evaluate(TINY_APPROVED, trace=True)
+    text = decision.to_json()
+    assert "duration" not in text
+    assert json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) == text
+    timed = json.loads(decision.to_json(timing=True))
+    assert timed["provenance"]["duration_us"] >= 0
+
+
+def test_input_hash_is_stable_and_sensitive(policies: dict[str, CompiledPolicy]) -> None:
+    policy = policies[TINY]
+    hashes = {policy.evaluate(copy.deepcopy(TINY_APPROVED)).provenance.input_hash for _ in range(3)}
+    reordered = {"order": dict(reversed(list(TINY_APPROVED["order"].items()))), "account": TINY_APPROVED["account"],
+                 "now": TINY_APPROVED["now"]}
+    hashes.add(policy.evaluate(reordered).provenance.input_hash)
+    assert len(hashes) == 1 and hashes.pop().startswith("sha256:")
+    same_instant = {**TINY_APPROVED, "now": "2025-01-01T01:00:05+01:00"}  # timestamps are normalized first
+    assert policy.evaluate(same_instant).provenance.input_hash == policy.evaluate(TINY_APPROVED).provenance.input_hash
+    other = {**TINY_APPROVED, "order": {**TINY_APPROVED["order"], "qty": 11}}
+    assert policy.evaluate(other).provenance.input_hash != policy.evaluate(TINY_APPROVED).provenance.input_hash
+
+
+def test_provenance_names_policy_and_engine(policies: dict[str, CompiledPolicy]) -> None:
+    provenance = policies[TINY].evaluate(TINY_APPROVED).to_dict()["provenance"]
+    assert provenance["policy_id"] == "test.tiny" and provenance["policy_version"] == "1.0.0"
+    assert provenance["content_hash"].startswith("sha256:") and provenance["engine_version"] == policy_engine.__version__
+    assert provenance["evaluated_at"] == "2025-01-01T00:00:05.000Z"
+
+
+def test_evaluate_does_not_change_its_input(policies: dict[str, CompiledPolicy]) -> None:
+    request = copy.deepcopy(TINY_APPROVED)
+    policies[TINY].evaluate(request, trace=True)
+    assert request == TINY_APPROVED
+
+
+# --- threads ----------------------------------------------------------------------------------------
+
+def test_eight_threads_decide_like_one(policies: dict[str, CompiledPolicy]) -> None:
+    policy = policies[SIZING]
+    work = [(request, index % 5 == 0) for index, request in enumerate(REQUESTS[:250] * 2)]
+    sequential = [policy.evaluate(request, trace=trace).to_dict() for request, trace in work]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(pool.map(lambda item: policy.evaluate(item[0], trace=item[1]).to_dict(), work))
+    assert threaded == sequential
