@@ -9,7 +9,7 @@ from typing import Any, Iterator, TextIO
 
 import policy_engine
 from policy_engine.cli.common import (
-    EXIT_INVALID, EXIT_OK, EXIT_POLICY, EXIT_REJECTED, EXIT_USAGE, UsageError, load_policy, parse_sets,
+    EXIT_INVALID, EXIT_OK, EXIT_POLICY, EXIT_REJECTED, EXIT_USAGE, UsageError, load_decision_policy, parse_sets,
     print_diagnostics, read_json,
 )
 from policy_engine.cli.render import explain_text, graph_text, render_decision
@@ -60,7 +60,7 @@ def _exit_for(decision: Decision) -> int:
 def evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if (args.input is None) == (args.jsonl is None):
         raise UsageError("eval needs exactly one of INPUT.json or --jsonl IN.jsonl")
-    policy = load_policy(args.policy, args.set, err)
+    policy = load_decision_policy(args.policy, args.set, err)
     if policy is None:
         return EXIT_POLICY
     if args.jsonl:
@@ -104,7 +104,7 @@ def _no_constant(name: str) -> Any:
 
 
 def explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    policy = load_policy(args.policy, args.set, err)
+    policy = load_decision_policy(args.policy, args.set, err)
     if policy is None:
         return EXIT_POLICY
     request = read_json(args.input)
@@ -116,7 +116,7 @@ def explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    policy = load_policy(args.policy, [], err)
+    policy = load_decision_policy(args.policy, [], err)
     if policy is None:
         return EXIT_POLICY
     print(graph_text(policy, args.format), file=out)

@@ -45,13 +45,27 @@ def _scalar(text: str) -> Any:
         return text
 
 
-def load_policy(path: str, sets: Iterable[str], err: TextIO) -> CompiledPolicy | None:
-    """The compiled policy, or None after printing its diagnostics."""
+def load_policy(path: str, sets: Iterable[str], err: TextIO) -> Any:
+    """The compiled policy of any kind, or None after printing its diagnostics."""
     try:
         return policy_engine.load(path, parse_sets(sets))
     except PolicyError as problem:
         print_diagnostics(problem.diagnostics, err)
         return None
+
+
+# The command that runs each other kind's compiled policy.
+KIND_COMMANDS = {"CompiledMachine": "replay", "CompiledLimits": "limits"}
+
+
+def load_decision_policy(path: str, sets: Iterable[str], err: TextIO) -> CompiledPolicy | None:
+    """Like load_policy, for commands that evaluate a DecisionPolicy: another kind is a usage error."""
+    policy = load_policy(path, sets, err)
+    if policy is not None and not isinstance(policy, CompiledPolicy):
+        command = KIND_COMMANDS.get(type(policy).__name__)
+        hint = f"; use `policy-engine {command}`" if command else ""
+        raise UsageError(f"{path} is not a DecisionPolicy{hint}")
+    return policy
 
 
 def print_diagnostics(diagnostics: list[Diagnostic], stream: TextIO) -> None:

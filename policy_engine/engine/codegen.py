@@ -255,7 +255,8 @@ def _assemble(gen: _FunctionGen) -> str:
     sentinels += [f"m_{i}" for i in range(len(plan.triggers))] + ["mv"]
     head = ["def decide(inp, now, tracing):", "    st = -1; rg = -1; rc = -1"]
     head += [f"    {' = '.join(sentinels[i:i + 40])} = _M" for i in range(0, len(sentinels), 40)]
-    head += [f"    i_{root} = inp[{root!r}]" for root in sorted(gen.roots_used)]
+    # .get: a top-level field the schema does not require may be absent; it reads as None.
+    head += [f"    i_{root} = inp.get({root!r})" for root in sorted(gen.roots_used)]
     head.append("    try:")
     tail = ["    except Exception as exc:", "        return ERROR, st, exc, None, locals(), None, None"]
     return "\n".join(head + gen.lines + tail) + "\n"

@@ -50,7 +50,8 @@ class Interpreter:
         self.plan, self.now = plan, now
         self.values: dict[str, Any] = {}
         self.names = _Names(self)
-        self.names.update({root: inputs[root] for root in plan.input_roots if root in inputs})
+        # A top-level field the schema does not require may be absent: it reads as None (as in codegen).
+        self.names.update({root: inputs.get(root) for root in plan.input_roots})
         self.names.update({"now": now, "params": dict(plan.params)})
 
     def eval(self, expr: CompiledExpr, locals_: Mapping[str, Any] | None = None) -> Any:

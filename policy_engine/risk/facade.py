@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import policy_engine
 from policy_engine.decision import APPROVED, INVALID_INPUT, Decision, sha256_of
 from policy_engine.engine.run import CompiledPolicy
+from policy_engine.inputs import parse_date_time
 from policy_engine.risk.models_in import PositionSizingRequest
 from policy_engine.risk.models_out import (
     GateName, PartialExit, PositionSizingDecision, ProfitTarget, RiskAdjustmentFactors, RiskEvent, RiskProvenance,
@@ -63,7 +64,9 @@ class RiskManager:
     def decide(self, request: PositionSizingRequest | Mapping[str, Any],
                trace: bool = False) -> tuple[PositionSizingDecision, Decision]:
         """The contract decision and the engine's Decision (with its trace when asked)."""
-        raw = request.model_dump(mode="json") if isinstance(request, PositionSizingRequest) else request
+        # exclude_unset: a typed request hashes like the same request sent as a dict
+        raw = request.model_dump(mode="json", exclude_unset=True) if isinstance(request, PositionSizingRequest) \
+            else request
         decision = self.policy.evaluate(raw, trace=trace)
         return build_decision(self.policy, raw, decision), decision
 
@@ -86,9 +89,15 @@ class _Builder:
         self.raw = raw if isinstance(raw, Mapping) else {}
         self.valid = decision.reason != INVALID_INPUT
         self.inputs: Mapping[str, Any] = decision.provenance._inputs if self.valid else {}
-        self.now = decision.provenance.now_us if decision.provenance.now_us is not None else 0
+        self.now = decision.provenance.now_us if decision.provenance.now_us is not None else self._raw_now()
         self.signal = self._signal_identity()
         self.decision_id = _digest(self.signal["signal_id"], _at(self.now).isoformat())
+
+    def _raw_now(self) -> int:
+        """A malformed request still names its time when it can, so decision ids stay distinct."""
+        now = self.raw.get("now")
+        parsed = parse_date_time(now) if isinstance(now, str) else None
+        return parsed if parsed is not None else 0
 
     # --- identity -----------------------------------------------------------------------
     def _signal_identity(self) -> dict[str, Any]:
@@ -234,7 +243,7 @@ class _Builder:
         return RiskEvent(
             event_id=_digest(self.decision_id, f":event:{index}"), timestamp_utc=_at(self.now),
             event_type=event.type, severity=event.severity, symbol=self.signal["symbol"],
-            description=f"{event.rule}: {event.message or event.reason}", action_taken=_ACTIONS.get(event.type, "logged"),
+            description=f"{self._gate(event.rule) or event.rule}: {event.message or event.reason}", action_taken=_ACTIONS.get(event.type, "logged"),
             requires_attention=event.severity != "INFO", signal_id=self.signal["signal_id"],
             decision_id=self.decision_id, provenance=provenance,
         )

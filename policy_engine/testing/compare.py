@@ -81,7 +81,7 @@ def _same(expected: Any, actual: Any, tolerance: float) -> bool:
         return len(expected) == len(actual) and all(_same(e, a, tolerance) for e, a in zip(expected, actual))
     if isinstance(expected, bool) or isinstance(actual, bool):
         return expected is actual
-    return bool(type(expected) is type(actual) and expected == actual) or (expected is None and actual is None)
+    return type(expected) is type(actual) and bool(expected == actual)
 
 
 # --- rendering ----------------------------------------------------------------------------------

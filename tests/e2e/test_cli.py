@@ -24,7 +24,7 @@ TINY = FIXTURES / "tiny.yaml"
 SIZING = ROOT / "policies" / "risk" / "position_sizing.yaml"
 SIZING_EXAMPLE = ROOT / "policies" / "risk" / "examples" / "approved.json"
 
-APPROVED = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 5000.0, "drawdown": 0.15},
+APPROVED: dict[str, Any] = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 5000.0, "drawdown": 0.15},
             "order": {"qty": 10, "price": 100.0, "placed_at": "2025-01-01T00:00:01Z", "tags": []}}
 LOW_BALANCE = {**APPROVED, "account": {"balance": 500.0, "drawdown": 0.15}}
 INVALID = {**APPROVED, "order": {**APPROVED["order"], "price": "cheap"}}

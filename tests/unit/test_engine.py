@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
@@ -24,9 +25,9 @@ TINY = "tests/fixtures/tiny.yaml"  # relative to ROOT, so trace locations read t
 SIZING = "policies/risk/position_sizing.yaml"
 SIZING_EXAMPLE = ROOT / "policies" / "risk" / "examples" / "approved.json"
 
-TINY_APPROVED = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 1500.0, "drawdown": 0.15},
+TINY_APPROVED: dict[str, Any] = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 1500.0, "drawdown": 0.15},
                  "order": {"qty": 10, "price": 100.0, "placed_at": "2025-01-01T00:00:01.250Z", "tags": []}}
-TINY_REJECTED = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 900.0, "drawdown": None},
+TINY_REJECTED: dict[str, Any] = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 900.0, "drawdown": None},
                  "order": {"qty": 20, "price": 45.5, "placed_at": "2025-01-01T00:00:04Z", "tags": ["retail"]}}
 
 

@@ -14,10 +14,11 @@ import copy
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -29,7 +30,7 @@ from policy_engine.engine.run import INPUTS_RULE, CompiledPolicy
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ROOT / "tests" / "fixtures" / "bad" / "runtime"
 TINY = ROOT / "tests" / "fixtures" / "tiny.yaml"
-TINY_APPROVED = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 5000.0, "drawdown": 0.15},
+TINY_APPROVED: dict[str, Any] = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 5000.0, "drawdown": 0.15},
                  "order": {"qty": 10, "price": 100.0, "placed_at": "2025-01-01T00:00:01Z", "tags": ["a"]}}
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MISSING = object()
@@ -236,7 +237,7 @@ def test_policy_without_a_clock_input_needs_now() -> None:
 
 # --- errors inside rules --------------------------------------------------------------------------------
 
-DIVISION_OK = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 5000.0, "drawdown": 0.1},
+DIVISION_OK: dict[str, Any] = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 5000.0, "drawdown": 0.1},
                "order": {"qty": 10, "price": 100.0, "placed_at": "2025-01-01T00:00:01Z", "tags": []}}
 
 

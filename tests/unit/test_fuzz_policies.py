@@ -5,7 +5,8 @@ never a hang.
 Mutations work on the parsed document (delete, duplicate, retype and rename keys, swap ids,
 inject nasty expressions, reorder lists, change numbers) or on the text (drop, repeat or cut
 lines). Every case runs under a wall-clock alarm: a hang detector, not a performance check.
-The number of cases is reported in the terminal summary and as a junit property.
+The number of cases is printed after the module runs (with or without -s) and recorded as a
+junit property.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import math
 import signal
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -48,7 +50,7 @@ YAMLISH = list("abcxyz_:-[]{},'\"#&*!|>%@`?~ \n\n\n\t0123456789.") + ["  ", "- "
 YAMLISH_TEXT = st.lists(st.sampled_from(YAMLISH), max_size=150).map("".join)
 
 CASES: Counter[str] = Counter()
-OUTCOMES: Counter[str] = Counter()  # first diagnostic code (or "compiled") per case, for tuning
+OUTCOMES: Counter[str] = Counter()  # first diagnostic code, or "compiled", per case
 
 
 def _decision_policies() -> list[Path]:
@@ -120,8 +122,8 @@ def compile_only_or_diagnose(text: str, path: Path, kind: str) -> None:
                 for trace in (False, True):
                     policy.evaluate(SAMPLES[path], trace=trace).to_json()
         except PolicyError as problem:
-            OUTCOMES[problem.diagnostics[0].code.name] += 1
             assert problem.diagnostics, "a PolicyError must carry diagnostics"
+            OUTCOMES[problem.diagnostics[0].code.name] += 1
             for diagnostic in problem.diagnostics:
                 assert diagnostic.line >= 1 and diagnostic.col >= 1
                 diagnostic.format_text()
@@ -138,7 +140,8 @@ def report_case_counts(request: pytest.FixtureRequest) -> Iterator[None]:
     if reporter is not None and capture is not None and total:
         with capture.global_and_fixture_disabled():  # shown with or without -s
             reporter.ensure_newline()
-            reporter.write_line(f"fuzzed {total} policy documents ({detail})")
+            reporter.write_line(f"fuzzed {total} policy documents ({detail}): {OUTCOMES['compiled']} compiled, "
+                                f"{total - OUTCOMES['compiled']} refused with diagnostics")
 
 
 @pytest.fixture(autouse=True)
@@ -271,7 +274,7 @@ def _dump(doc: Any) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=10_000)
 
 
-FUZZ = settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=50, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 def _mutate_and_compile(path: Path, data: st.DataObject) -> None:
@@ -289,7 +292,7 @@ def test_mutated_shipped_policy_compiles_or_diagnoses(path: Path, data: st.DataO
 
 
 @pytest.mark.parametrize("path", LARGE, ids=lambda p: p.stem)
-@settings(FUZZ, max_examples=20)
+@settings(FUZZ, max_examples=15)
 @given(data=st.data())
 def test_mutated_large_shipped_policy_compiles_or_diagnoses(path: Path, data: st.DataObject) -> None:
     _mutate_and_compile(path, data)
@@ -318,7 +321,7 @@ DOCS = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dict
                     max_leaves=25)
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=100)
 @given(body=st.dictionaries(KEYS, DOCS, max_size=8))
 def test_policy_shaped_documents_compile_or_diagnose(body: dict[str, Any]) -> None:
     doc = {"apiVersion": "policy-engine/v1", "kind": "DecisionPolicy",
@@ -330,6 +333,5 @@ def test_policy_shaped_documents_compile_or_diagnose(body: dict[str, Any]) -> No
 def test_the_hang_detector_fires() -> None:
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signal.alarm needs the main thread")
-    with pytest.raises(CaseHung):
-        with time_limit(0.05):
-            threading.Event().wait(5)
+    with pytest.raises(CaseHung), time_limit(0.05):
+        threading.Event().wait(5)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import policy_engine
-from policy_engine.engine.interpret import interpret
+from policy_engine.engine.interpret import ValueError_, interpret
 from policy_engine.errors import Code, PolicyError
 from policy_engine.expr.language import Scope, analyze
 
@@ -195,7 +195,7 @@ def test_reference_evaluator_bounds_the_same_bombs(probe: str, _says: str, _qty:
     inputs, issues = policy.checker.check(request(qty=10**9))
     assert not issues
     record = interpret(policy.plan, inputs, inputs["now"])
-    assert record.error is not None and record.error.name == "probe"
+    assert isinstance(record.error, ValueError_) and record.error.name == "probe"
 
 
 def test_bounded_nested_comprehension_runs() -> None:

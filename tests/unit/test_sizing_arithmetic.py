@@ -44,8 +44,6 @@ def test_typed_and_dict_requests_decide_alike() -> None:
     assert _without_signal_hash(typed) == _without_signal_hash(plain)
 
 
-@pytest.mark.xfail(strict=True, reason="facade.decide dumps a typed request with its unset optional SignalIntent "
-                   "fields (confidence_breakdown, ... = null), so the same signal hashes differently")
 def test_typed_and_dict_requests_hash_the_signal_alike() -> None:
     request = neutral()
     typed = manager().size(PositionSizingRequest.model_validate(request)).provenance.signal_hash
