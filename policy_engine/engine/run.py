@@ -110,31 +110,41 @@ class CompiledPolicy:
     # --- building the Decision ----------------------------------------------------------
     def _decision(self, inputs: Any, now: int, run: "_Run", started: float, trace: bool) -> Decision:
         rg, rc = run.rejected_gate, run.check
-        builder = TraceBuilder(self.plan, inputs, now, run.frame or {}, rg, rc if rg >= 0 else -1,
-                               rc if rg == ERROR else None, {})
         if rg == ERROR:
-            return self._error(builder, rc, run.fired, started, trace)
-        fired_nodes = [t for t, hit in zip(self.plan.triggers, run.fired) if hit is True]
-        fired = [FiredTrigger(t.id, t.reason, t.priority, t.severity,
-                              _render(t.message, t.message_exprs, run.trigger_values[self.plan.triggers.index(t)],
-                                      t.reason))
-                 for t in fired_nodes]
-        events = [Event(t.event, t.severity, t.id, t.reason, f.message) for t, f in zip(fired_nodes, fired) if t.event]
-        first_trigger = len(self.plan.gates)
-        builder.messages = {first_trigger + self.plan.triggers.index(t): f.message for t, f in zip(fired_nodes, fired)}
+            return self._error(self._trace_builder(inputs, now, run), rc, run.fired, started, trace)
+        triggers = self.plan.triggers
+        fired_at = [index for index, hit in enumerate(run.fired) if hit is True]
+        fired = [FiredTrigger(triggers[i].id, triggers[i].reason, triggers[i].priority, triggers[i].severity,
+                              _render(triggers[i].message, triggers[i].message_exprs, run.trigger_values[i],
+                                      triggers[i].reason))
+                 for i in fired_at]
+        events = [Event(triggers[i].event, f.severity, f.id, f.reason, f.message)
+                  for i, f in zip(fired_at, fired) if triggers[i].event]
         if rg >= 0:
             gate = self.plan.gates[rg]
             check = gate.checks[rc]
             message = _render(check.message, check.message_exprs, run.reject_values, check.reject)
-            builder.messages[rg] = message
             events = self._reject_events(gate, check.reject, message) + events
             outcome, reason, rule, values = REJECTED, check.reject, gate.id, {}
         else:
             outcome, message = APPROVED, ""
             reason, rule = (fired[0].reason, fired[0].id) if fired else (None, None)
             values = dict(zip(self._outputs, run.outputs))
+        traced = None
+        if trace:  # the trace is read off the evaluation afterwards: nothing above depends on it
+            builder = self._trace_builder(inputs, now, run)
+            first_trigger = len(self.plan.gates)
+            builder.messages = {first_trigger + i: f.message for i, f in zip(fired_at, fired)}
+            if rg >= 0:
+                builder.messages[rg] = message
+            traced = builder.build()
         return Decision(outcome, reason, rule, message, values, tuple(fired), tuple(events),
-                        self._provenance(inputs, now, started), builder.build() if trace else None)
+                        self._provenance(inputs, now, started), traced)
+
+    def _trace_builder(self, inputs: Any, now: int, run: "_Run") -> TraceBuilder:
+        rg, rc = run.rejected_gate, run.check
+        return TraceBuilder(self.plan, inputs, now, run.frame or {}, rg, rc if rg >= 0 else -1,
+                            rc if rg == ERROR else None, {})
 
     def _reject_events(self, gate: GateNode, reason: str, message: str) -> list[Event]:
         events = []

@@ -163,8 +163,12 @@ class ExprCodegen:
     def _emit_Call(self, node: ast.Call, cond: bool) -> str:
         assert isinstance(node.func, ast.Name)
         args = [self._emit(arg, cond) for arg in node.args]
-        args += [f"{kw.arg}={self._emit(kw.value, cond)}" for kw in node.keywords]
-        return f"F_{node.func.id}({', '.join(args)})"
+        keywords = [(kw.arg, self._emit(kw.value, cond)) for kw in node.keywords]
+        folded = _fold_call(node.func.id, args, keywords)
+        if folded is not None:
+            return folded
+        rendered = args + [f"{name}={value}" for name, value in keywords]
+        return f"F_{node.func.id}({', '.join(rendered)})"
 
     def _emit_Subscript(self, node: ast.Subscript, cond: bool) -> str:
         return f"{self._emit(node.value, cond)}[{self._emit(node.slice, cond)}]"
@@ -206,6 +210,29 @@ class ExprCodegen:
         return f"({prelude}{comprehension})[-1]" if prelude else comprehension
 
     _emit_GeneratorExp = _emit_ListComp
+
+
+_FOLDABLE = (int, float, str, bool, type(None))
+
+
+def _fold_call(name: str, args: list[str], keywords: list[tuple[str | None, str]]) -> str | None:
+    """A call whose arguments are all constants (literals, inlined params) is computed once at
+    compile time: ``ms(params.max_signal_age_ms)`` becomes ``60000000``. Every function of the
+    language is pure, so this changes nothing but the cost; a call that would fail, or whose
+    result is not a plain scalar, is left to run (and fail closed) at decision time."""
+    from policy_engine.expr.functions import FUNCTIONS
+
+    try:
+        values = [ast.literal_eval(arg) for arg in args]
+        named = {key: ast.literal_eval(value) for key, value in keywords if key}
+        if not all(isinstance(v, _FOLDABLE) for v in (*values, *named.values())):
+            return None
+        result = FUNCTIONS[name](*values, **named)
+    except Exception:  # noqa: BLE001 - not foldable: keep the call
+        return None
+    if isinstance(result, float) and result != result or isinstance(result, float) and abs(result) == float("inf"):
+        return None
+    return repr(result) if isinstance(result, _FOLDABLE) else None
 
 
 def comprehension_value_refs(tree: ast.Expression, value_names: set[str] | frozenset[str]) -> set[str]:
