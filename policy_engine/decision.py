@@ -46,8 +46,13 @@ class FiredTrigger:
 
 
 def canonical_json(data: Any) -> str:
-    return json.dumps(_jsonable(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                      default=str)
+    """Sorted, compact JSON. Checked inputs are plain JSON already, so they are dumped as they
+    are; only data that cannot be (NaN, integers too long to print) is described first."""
+    try:
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError):
+        return json.dumps(_jsonable(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False, default=str)
 
 
 def sha256_of(data: Any) -> str:

@@ -86,7 +86,8 @@ class _Builder:
     def __init__(self, policy: CompiledPolicy, raw: Any, decision: Decision):
         self.params = policy.plan.params
         self.policy, self.decision = policy, decision
-        self.raw = raw if isinstance(raw, Mapping) else {}
+        # dict checks, not typing.Mapping: an isinstance against an ABC costs microseconds per call
+        self.raw = raw if isinstance(raw, dict) else dict(raw) if isinstance(raw, Mapping) else {}
         self.valid = decision.reason != INVALID_INPUT
         self.inputs: Mapping[str, Any] = decision.provenance._inputs if self.valid else {}
         self.now = decision.provenance.now_us if decision.provenance.now_us is not None else self._raw_now()
@@ -101,7 +102,7 @@ class _Builder:
 
     # --- identity -----------------------------------------------------------------------
     def _signal_identity(self) -> dict[str, Any]:
-        signal = self.raw.get("signal") if isinstance(self.raw.get("signal"), Mapping) else {}
+        signal = self.raw.get("signal") if isinstance(self.raw.get("signal"), dict) else {}
 
         def text(key: str, default: str) -> str:
             value = signal.get(key)
@@ -270,14 +271,14 @@ class _Builder:
 
     def _time(self, name: str) -> datetime | None:
         block = self.inputs.get(name)
-        return _at(block["timestamp_utc"]) if isinstance(block, Mapping) and "timestamp_utc" in block else None
+        return _at(block["timestamp_utc"]) if isinstance(block, dict) and "timestamp_utc" in block else None
 
     def _freshness(self) -> tuple[dict[str, int], list[str]]:
         ages: dict[str, int] = {}
         stale: list[str] = []
         for label, block_name, limit in _FRESHNESS:
             block = self.inputs.get(block_name)
-            if not isinstance(block, Mapping):
+            if not isinstance(block, dict):
                 continue
             age_us = self.now - block["timestamp_utc"]
             ages[label] = age_us // 1000
