@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:
     from policy_engine.trace import Trace
@@ -15,6 +15,34 @@ if TYPE_CHECKING:
 ENGINE_VERSION = "0.1.0"
 APPROVED, REJECTED = "approved", "rejected"
 INVALID_INPUT, ENGINE_ERROR = "invalid_input", "engine_error"
+
+
+class LazyText:
+    """A message rendered on first read: most decisions are never shown to a person, so the hot
+    path stores the template and its values and pays for formatting only when asked."""
+
+    __slots__ = ("_render", "_text")
+
+    def __init__(self, render: Callable[[], str]):
+        self._render: Callable[[], str] | None = render
+        self._text = ""
+
+    def __str__(self) -> str:
+        if self._render is not None:
+            self._text, self._render = self._render(), None
+        return self._text
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+
+Text = str | LazyText
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +53,11 @@ class Event:
     severity: str
     rule: str
     reason: str
-    message: str = ""
+    text: Text = ""
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "severity": self.severity, "rule": self.rule, "reason": self.reason,
@@ -38,7 +70,11 @@ class FiredTrigger:
     reason: str
     priority: int
     severity: str
-    message: str = ""
+    text: Text = ""
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "reason": self.reason, "priority": self.priority, "severity": self.severity,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
 from policy_engine.compiler.plan import GateNode, Plan
 from policy_engine.decision import (
-    APPROVED, ENGINE_ERROR, INVALID_INPUT, REJECTED, Decision, Event, FiredTrigger, Provenance,
+    APPROVED, ENGINE_ERROR, INVALID_INPUT, REJECTED, Decision, Event, FiredTrigger, LazyText, Provenance,
 )
 from policy_engine.engine.codegen import ERROR, build_function
 from policy_engine.expr.template import Template
@@ -37,6 +37,13 @@ class _Run(NamedTuple):
     frame: Any  # the function's locals when tracing (and always on error)
     reject_values: Any  # placeholder values of the failing check's message
     trigger_values: Any  # placeholder values of each fired trigger's message
+
+
+def _lazy(trigger: Any, values: Any) -> "LazyText | str":
+    """A fired trigger's message, rendered only when someone reads it."""
+    if trigger.message is None:
+        return str(trigger.reason)
+    return LazyText(lambda: _render(trigger.message, trigger.message_exprs, values, trigger.reason))
 
 
 def _render(template: Template | None, exprs: "tuple[CompiledExpr, ...]", values: Any, fallback: str) -> str:
@@ -115,10 +122,9 @@ class CompiledPolicy:
         triggers = self.plan.triggers
         fired_at = [index for index, hit in enumerate(run.fired) if hit is True]
         fired = [FiredTrigger(triggers[i].id, triggers[i].reason, triggers[i].priority, triggers[i].severity,
-                              _render(triggers[i].message, triggers[i].message_exprs, run.trigger_values[i],
-                                      triggers[i].reason))
+                              _lazy(triggers[i], run.trigger_values[i]))
                  for i in fired_at]
-        events = [Event(triggers[i].event, f.severity, f.id, f.reason, f.message)
+        events = [Event(triggers[i].event, f.severity, f.id, f.reason, f.text)
                   for i, f in zip(fired_at, fired) if triggers[i].event]
         if rg >= 0:
             gate = self.plan.gates[rg]

@@ -41,7 +41,8 @@ def test_the_shipped_scenarios_pass_with_coverage_over_90_percent() -> None:
         coverage["risk.position_sizing"]["groups"]["gates"]["total"]
     assert {policy: c["percent"] for policy, c in coverage.items() if policy != "risk.position_sizing"} == {
         "risk.volatility_regime": 100.0, "risk.pre_trade_limits": 100.0, "risk.risk_modes": 100.0,
-        "risk.circuit_breaker": 100.0}
+        "risk.circuit_breaker": 100.0, "hedging.roll_triggers": 100.0, "hedging.assignment": 100.0,
+        "ops.controls": 100.0, "ops.escalation": 100.0}
 
 
 def test_a_passing_file_exits_0() -> None:

@@ -31,7 +31,7 @@ import policy_engine
 from policy_engine.errors import PolicyError
 
 ROOT = Path(__file__).resolve().parents[2]
-CASE_SECONDS = 10  # far above any real case; only a hang trips it
+CASE_SECONDS = 30.0  # a hang detector, generous for a loaded CI machine: not a performance bound
 
 NASTY_EXPRESSIONS = [
     "().__class__.__bases__[0].__subclasses__()", "order.__globals__", "__import__('os').system('true')",
@@ -274,7 +274,8 @@ def _dump(doc: Any) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=10_000)
 
 
-FUZZ = settings(max_examples=50, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=50, deadline=None, database=None, derandomize=True,
+                suppress_health_check=list(HealthCheck))  # derandomize: CI replays the same cases
 
 
 def _mutate_and_compile(path: Path, data: st.DataObject) -> None:
