@@ -19,12 +19,13 @@ from policy_engine.decision import Decision, Event, FiredTrigger, Provenance
 from policy_engine.engine.run import CompiledPolicy
 from policy_engine.errors import Code, Diagnostic, PolicyError
 from policy_engine.kinds import compile_any
+from policy_engine.reload import Engine, ReloadResult
 from policy_engine.source import load_source, parse_source
 from policy_engine.trace import Trace, TraceStep
 
 __all__ = [
-    "Code", "CompiledPolicy", "Decision", "Diagnostic", "Event", "FiredTrigger", "PolicyError", "Provenance",
-    "Trace", "TraceStep", "load", "loads", "validate",
+    "Code", "CompiledPolicy", "Decision", "Diagnostic", "Engine", "Event", "FiredTrigger", "PolicyError",
+    "Provenance", "ReloadResult", "Trace", "TraceStep", "load", "loads", "validate",
 ]
 __version__ = "0.1.0"
 

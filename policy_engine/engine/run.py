@@ -49,7 +49,8 @@ def _lazy(trigger: Any, values: Any) -> "LazyText | str":
 def _render(template: Template | None, exprs: "tuple[CompiledExpr, ...]", values: Any, fallback: str) -> str:
     if template is None:
         return fallback
-    lookup = dict(zip((e.text for e in exprs), values or ()))
+    # A message without placeholders computes no values (the sentinel stays): nothing to look up.
+    lookup = dict(zip((e.text for e in exprs), values if isinstance(values, tuple) else ()))
     return template.render(lambda name: lookup.get(name))
 
 INPUTS_RULE = "INPUT_SCHEMA"

@@ -175,3 +175,19 @@ def test_eight_threads_decide_like_one(policies: dict[str, CompiledPolicy]) -> N
     with ThreadPoolExecutor(max_workers=8) as pool:
         threaded = list(pool.map(lambda item: policy.evaluate(item[0], trace=item[1]).to_dict(), work))
     assert threaded == sequential
+
+
+def test_a_trigger_message_without_placeholders_renders() -> None:
+    """Regression (found by the fuzzer): a fired trigger whose message reads no value carries the
+    not-computed sentinel as its values; rendering must not iterate it."""
+    import policy_engine as pe
+
+    text = Path("tests/fixtures/tiny.yaml").read_text().replace(
+        "    event: LIMIT_WARNING", '    event: LIMIT_WARNING\n    message: "ratio above half"')
+    policy = pe.loads(text, "tests/fixtures/tiny.yaml")
+    request = {"now": "2025-01-01T00:00:01Z", "account": {"balance": 1500, "drawdown": 0.15},
+               "order": {"qty": 10, "price": 99.5, "placed_at": "2025-01-01T00:00:00Z", "tags": []}}
+    decision = policy.evaluate(request, trace=True)
+    assert [f.message for f in decision.fired] == ["ratio above half"]
+    assert decision.events[-1].message == "ratio above half"
+    assert '"ratio above half"' in decision.to_json()
