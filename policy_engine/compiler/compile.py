@@ -18,7 +18,7 @@ from policy_engine.compiler.plan import (
     CheckNode, CompiledExpr, GateNode, OutputsNode, Plan, PolicyInfo, TriggerNode, ValueNode,
 )
 from policy_engine.errors import Code, Diagnostic, PolicyError
-from policy_engine.expr.codegen import comprehension_value_refs, conditional_value_refs
+from policy_engine.expr.codegen import conditional_value_refs
 from policy_engine.expr.language import ANY, NUM, Scope, analyze
 from policy_engine.expr.template import Template, parse_template
 from policy_engine.inputs import InputChecker, UnsupportedSchema, compile_input_checker
@@ -173,10 +173,9 @@ class _PlanBuilder:
         for issue in analysis.issues:
             self.diagnostics.append(self.locate.diag(issue.code, issue.message, expr.path, issue.hint, issue.col))
         always, sometimes = conditional_value_refs(analysis.tree, set(scope.value_kinds))
-        in_comprehensions = comprehension_value_refs(analysis.tree, set(scope.value_kinds))
         return CompiledExpr(expr.text, expr.path, self.locate.line_of(expr.path), analysis.tree, analysis.node_kinds,
                             analysis.value_refs, analysis.input_paths, analysis.param_refs, frozenset(always),
-                            frozenset(sometimes), frozenset(in_comprehensions))
+                            frozenset(sometimes))
 
     def template(self, text: str | None, path: JsonPath) -> tuple[Template | None, tuple[CompiledExpr, ...]]:
         """A message template and one compiled expression per placeholder (names resolved here)."""

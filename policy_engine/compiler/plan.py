@@ -27,7 +27,6 @@ class CompiledExpr:
     param_refs: frozenset[str]
     always_values: frozenset[str]  # values read on every path (computed before the expression)
     sometimes_values: frozenset[str]  # values read only on some paths (computed lazily)
-    comprehension_values: frozenset[str] = frozenset()  # values read inside a comprehension
 
     @property
     def reads(self) -> tuple[str, ...]:

@@ -235,18 +235,6 @@ def _fold_call(name: str, args: list[str], keywords: list[tuple[str | None, str]
     return repr(result) if isinstance(result, _FOLDABLE) else None
 
 
-def comprehension_value_refs(tree: ast.Expression, value_names: set[str] | frozenset[str]) -> set[str]:
-    """Values read anywhere inside a comprehension: they must be computed before the expression."""
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
-            bound = {g.target.id for g in node.generators if isinstance(g.target, ast.Name)}
-            for inner in ast.walk(node):
-                if isinstance(inner, ast.Name) and inner.id in value_names and inner.id not in bound:
-                    found.add(inner.id)
-    return found
-
-
 def conditional_value_refs(tree: ast.Expression, value_names: set[str] | frozenset[str]) -> tuple[set[str], set[str]]:
     """Split the values an expression reads into (always read, only read on some paths)."""
     always: set[str] = set()
