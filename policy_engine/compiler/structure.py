@@ -94,7 +94,23 @@ def _table(table: TableSpec, locate: Locate) -> list[Diagnostic]:
         if (adjustment.times is None) == (adjustment.set is None):
             diagnostics.append(locate.diag(Code.INVALID_VALUE, "an adjustment needs exactly one of times / set",
                                            adjustment.path))
-    return diagnostics + _reversed(table.bounds, (*table.path, "bounds"), locate)
+    return diagnostics + _reversed(table.bounds, (*table.path, "bounds"), locate) + _outside_bounds(table, locate)
+
+
+def _outside_bounds(table: TableSpec, locate: Locate) -> list[Diagnostic]:
+    """A step or case whose value its own bounds would clamp: the table says one number and the
+    decision uses another, which a reviewer reading the table would never see."""
+    low, high = table.bounds or (None, None)
+    if not (isinstance(low, float) and isinstance(high, float)) or low > high:
+        return []
+    rows = [(band.value, band.path) for band in table.bands]
+    rows += [(value, (*table.path, "cases", key)) for key, value in table.cases]
+    if table.else_value is not None:
+        rows.append((table.else_value, (*table.path, "else") if table.cases else (*table.path, "steps")))
+    return [locate.diag(Code.BAD_BOUNDS, f"table '{table.id}': value {value:g} lies outside its bounds "
+                        f"[{low:g}, {high:g}] and would be clamped", path,
+                        "change the value or the bounds so the table says what the decision uses")
+            for value, path in rows if not low <= value <= high]
 
 
 def apply_overrides(spec: PolicySpec, overrides: dict[str, Any], locate: Locate) -> tuple[dict[str, Any], list[Diagnostic]]:

@@ -190,3 +190,15 @@ def test_missing_file_is_a_diagnostic_not_a_traceback(tmp_path: Path) -> None:
     code, out, _ = _cli("validate", str(missing))
     assert code == 1
     assert f"error[{Code.FILE_NOT_FOUND.value}]" in out
+
+
+def test_a_table_value_outside_its_own_bounds_is_located() -> None:
+    """Verification of a seeded fault: a step its bounds would silently clamp."""
+    tiny = Path("tests/fixtures/tiny.yaml")
+    text = tiny.read_text().replace("      - {below: 0.2, value: 0.5}", "      - {below: 0.2, value: 1.5}")
+    text = text.replace("      - {else: 0.0}", "      - {else: 0.0}\n    bounds: [0.0, 1.0]")
+    with pytest.raises(PolicyError) as raised:
+        policy_engine.loads(text, str(tiny))
+    [diagnostic] = raised.value.diagnostics
+    assert (diagnostic.code, diagnostic.line, diagnostic.col) == (Code.BAD_BOUNDS, 18, 9)
+    assert "1.5" in diagnostic.message
