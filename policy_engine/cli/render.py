@@ -41,6 +41,10 @@ def render_decision(policy: CompiledPolicy, request: Any, decision: Decision, fm
         indent = None if fmt == "jsonl" else 2
         return json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=False, allow_nan=False)
     lines = [_headline(decision)]
+    if renderer is not None and decision.outcome == APPROVED:  # the contract's sizing in one line
+        explain = getattr(importlib.import_module(renderer.__module__), "explain_decision", None)
+        if explain is not None:
+            lines.append(f"  {explain(policy, request, decision)}")
     if decision.input_errors:
         lines += [f"  input error at {path}: {message}" for path, message in decision.input_errors]
     for name, value in decision.values.items():

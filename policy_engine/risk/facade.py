@@ -76,6 +76,11 @@ def decision_json(policy: CompiledPolicy, request: Any, decision: Decision) -> d
     return build_decision(policy, request, decision).to_json_dict()
 
 
+def explain_decision(policy: CompiledPolicy, request: Any, decision: Decision) -> str:
+    """The CLI's text line: PositionSizingDecision.explain() of the contract decision."""
+    return build_decision(policy, request, decision).explain()
+
+
 def build_decision(policy: CompiledPolicy, raw: Any, decision: Decision) -> PositionSizingDecision:
     return _Builder(policy, raw, decision).build()
 
