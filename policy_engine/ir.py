@@ -130,28 +130,29 @@ def build_ir(data: dict[str, Any]) -> PolicySpec:
         metadata=Metadata(**data["metadata"]),
         input_schema=data["inputs"]["schema"],
         params=dict(data.get("params") or {}),
-        values=tuple(ValueSpec(path=("values", name), name=name, expr=_expr(text, ("values", name)))
+        values=tuple(ValueSpec(path=("values", name), name=name, expr=expr_at(text, ("values", name)))
                      for name, text in (data.get("values") or {}).items()),
         tables=tuple(_table(t, ("tables", i)) for i, t in enumerate(data.get("tables") or [])),
         combiners=tuple(_combiner(c, ("combiners", i)) for i, c in enumerate(data.get("combiners") or [])),
         gates=tuple(_gate(g, ("gates", i)) for i, g in enumerate(data.get("gates") or [])),
         triggers=tuple(_trigger(t, ("triggers", i)) for i, t in enumerate(data.get("triggers") or [])),
         outputs=tuple(data.get("outputs") or ()),
-        on_reject=_event(data.get("on_reject"), ("on_reject",)),
+        on_reject=event_spec(data.get("on_reject"), ("on_reject",)),
         machine=data.get("machine"),
         limits=tuple(data.get("limits") or ()),
     )
 
 
-def _expr(text: str, path: Path) -> Expr:
+# Builders shared by every kind's IR (machine/spec.py uses them too).
+def expr_at(text: str, path: Path) -> Expr:
     return Expr(path=path, text=text)
 
 
-def _opt_expr(data: dict[str, Any], key: str, path: Path) -> Expr | None:
-    return _expr(data[key], (*path, key)) if key in data else None
+def optional_expr(data: dict[str, Any], key: str, path: Path) -> Expr | None:
+    return expr_at(data[key], (*path, key)) if key in data else None
 
 
-def _event(data: dict[str, Any] | None, path: Path) -> EventSpec | None:
+def event_spec(data: dict[str, Any] | None, path: Path) -> EventSpec | None:
     if data is None:
         return None
     return EventSpec(path=path, event=data["event"], severity=data.get("severity", "INFO"))
@@ -160,7 +161,7 @@ def _event(data: dict[str, Any] | None, path: Path) -> EventSpec | None:
 def _bounds(data: list[Any] | None, path: Path) -> tuple[Bound, Bound] | None:
     if data is None:
         return None
-    low, high = (_expr(b, (*path, i)) if isinstance(b, str) else float(b) for i, b in enumerate(data))
+    low, high = (expr_at(b, (*path, i)) if isinstance(b, str) else float(b) for i, b in enumerate(data))
     return (low, high)
 
 
@@ -175,10 +176,10 @@ def _table(data: dict[str, Any], path: Path) -> TableSpec:
         bands.append(Band(path=(*path, "steps", index), kind=kind, threshold=row.get(kind, 0.0),
                           value=row.get("value", 0.0)))
     return TableSpec(
-        path=path, id=data["id"], description=data.get("description", ""), of=_expr(data["of"], (*path, "of")),
+        path=path, id=data["id"], description=data.get("description", ""), of=expr_at(data["of"], (*path, "of")),
         bands=tuple(bands), cases=tuple((str(k), float(v)) for k, v in (data.get("cases") or {}).items()),
         else_value=else_value,
-        adjust=tuple(Adjustment(path=(*path, "adjust", i), when=_expr(a["when"], (*path, "adjust", i, "when")),
+        adjust=tuple(Adjustment(path=(*path, "adjust", i), when=expr_at(a["when"], (*path, "adjust", i, "when")),
                                 times=a.get("times"), set=a.get("set"), note=a.get("note", ""))
                      for i, a in enumerate(data.get("adjust") or [])),
         bounds=_bounds(data.get("bounds"), (*path, "bounds")),
@@ -188,7 +189,7 @@ def _table(data: dict[str, Any], path: Path) -> TableSpec:
 def _combiner(data: dict[str, Any], path: Path) -> CombinerSpec:
     return CombinerSpec(
         path=path, id=data["id"], description=data.get("description", ""), op=data["op"],
-        of=tuple(_expr(text, (*path, "of", i)) for i, text in enumerate(data["of"])),
+        of=tuple(expr_at(text, (*path, "of", i)) for i, text in enumerate(data["of"])),
         clamp=_bounds(data.get("clamp"), (*path, "clamp")),
     )
 
@@ -196,22 +197,22 @@ def _combiner(data: dict[str, Any], path: Path) -> CombinerSpec:
 def _gate(data: dict[str, Any], path: Path) -> GateSpec:
     if "checks" in data:
         checks = tuple(
-            CheckSpec(path=(*path, "checks", i), pass_if=_expr(c["pass_if"], (*path, "checks", i, "pass_if")),
+            CheckSpec(path=(*path, "checks", i), pass_if=expr_at(c["pass_if"], (*path, "checks", i, "pass_if")),
                       reject=c.get("reject"), message=c.get("message"))
             for i, c in enumerate(data["checks"])
         )
     else:
         pass_if = data["pass_if"]  # the schema requires pass_if or checks
-        checks = (CheckSpec(path=path, pass_if=_expr(pass_if, (*path, "pass_if")), reject=data.get("reject"),
+        checks = (CheckSpec(path=path, pass_if=expr_at(pass_if, (*path, "pass_if")), reject=data.get("reject"),
                             message=data.get("message")),)
     return GateSpec(path=path, id=data["id"], description=data.get("description", ""),
-                    applies_when=_opt_expr(data, "applies_when", path), checks=checks,
-                    emit=_event(data.get("emit"), (*path, "emit")))
+                    applies_when=optional_expr(data, "applies_when", path), checks=checks,
+                    emit=event_spec(data.get("emit"), (*path, "emit")))
 
 
 def _trigger(data: dict[str, Any], path: Path) -> TriggerSpec:
     return TriggerSpec(
-        path=path, id=data["id"], description=data.get("description", ""), when=_expr(data["when"], (*path, "when")),
+        path=path, id=data["id"], description=data.get("description", ""), when=expr_at(data["when"], (*path, "when")),
         reason=data["reason"], priority=data.get("priority", 100), severity=data.get("severity", "INFO"),
         message=data.get("message"), event=data.get("event"),
     )

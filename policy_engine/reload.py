@@ -35,10 +35,6 @@ class ReloadResult:
     diagnostics: tuple[Diagnostic, ...] = ()
 
 
-def _content_hash(policy: Any) -> str:
-    return policy.plan.info.content_hash
-
-
 def _file_stamp(path: Path) -> tuple[int, int] | None:
     """mtime (ns) and size: what the watcher compares. None while the file is missing."""
     try:
@@ -78,7 +74,7 @@ class Engine:
 
     @property
     def content_hash(self) -> str:
-        return _content_hash(self._current)
+        return self._current.content_hash
 
     @property
     def version(self) -> str:
@@ -99,13 +95,13 @@ class Engine:
             except PolicyError as err:
                 running = self._current
                 log.error("policy %s failed to reload; still serving %s (%s):\n%s", self.path,
-                          running.version, _content_hash(running), err)
-                return ReloadResult(False, running.version, _content_hash(running), tuple(err.diagnostics))
-            if _content_hash(fresh) != _content_hash(self._current):
+                          running.version, running.content_hash, err)
+                return ReloadResult(False, running.version, running.content_hash, tuple(err.diagnostics))
+            if fresh.content_hash != self._current.content_hash:
                 self._current = fresh  # the single atomic swap
                 self.reloads += 1
-                log.info("policy %s reloaded: %s %s", self.path, fresh.version, _content_hash(fresh))
-            return ReloadResult(True, fresh.version, _content_hash(fresh))
+                log.info("policy %s reloaded: %s %s", self.path, fresh.version, fresh.content_hash)
+            return ReloadResult(True, fresh.version, fresh.content_hash)
 
     def _compile(self) -> Any:
         return compile_any(load_source(self.path), dict(self._params))

@@ -126,6 +126,24 @@ class PolicyInfo:
     spec: str
 
 
+class PolicyIdentity:
+    """Who a compiled policy of any kind is: read off its plan's PolicyInfo."""
+
+    plan: Any  # a plan with an ``info: PolicyInfo``
+
+    @property
+    def id(self) -> str:
+        return str(self.plan.info.id)
+
+    @property
+    def version(self) -> str:
+        return str(self.plan.info.version)
+
+    @property
+    def content_hash(self) -> str:
+        return str(self.plan.info.content_hash)
+
+
 @dataclass(frozen=True)
 class Plan:
     info: PolicyInfo

@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
-from policy_engine.compiler.plan import GateNode, Plan
+from policy_engine.compiler.plan import GateNode, Plan, PolicyIdentity
 from policy_engine.decision import (
     APPROVED, ENGINE_ERROR, INVALID_INPUT, REJECTED, Decision, Event, FiredTrigger, LazyText, Provenance,
 )
@@ -73,7 +73,7 @@ def now_to_us(now: Any) -> int | None:
     return None
 
 
-class CompiledPolicy:
+class CompiledPolicy(PolicyIdentity):
     """A policy ready to evaluate. Build it with ``policy_engine.load``."""
 
     def __init__(self, plan: Plan, checker: InputChecker):
@@ -82,14 +82,6 @@ class CompiledPolicy:
         self._decide, self.source = build_function(plan)
         self._outputs = plan.outputs.names if plan.outputs else ()
         self._clock_in_inputs = "now" in plan.input_roots
-
-    @property
-    def id(self) -> str:
-        return self.plan.info.id
-
-    @property
-    def version(self) -> str:
-        return self.plan.info.version
 
     def evaluate(self, inputs: Mapping[str, Any], now: Any = None, *, trace: bool = False) -> Decision:
         """Decide on one request. ``now`` defaults to the request's own ``now`` field."""

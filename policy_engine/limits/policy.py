@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from policy_engine.compiler.plan import PolicyIdentity
 from policy_engine.inputs import InputChecker
 from policy_engine.limits.book import build_book
 from policy_engine.limits.compile import compile_limits_document
@@ -18,20 +19,12 @@ from policy_engine.limits.run import LimitsRun
 from policy_engine.source import SourceDoc
 
 
-class CompiledLimits:
+class CompiledLimits(PolicyIdentity):
     """A limits policy ready to apply. Build it with ``policy_engine.load`` or ``compile_limits_policy``."""
 
     def __init__(self, plan: LimitsPlan, checker: InputChecker, doc: SourceDoc, overrides: Mapping[str, Any]):
         self.plan, self.checker = plan, checker
         self._doc, self._overrides = doc, dict(overrides)
-
-    @property
-    def id(self) -> str:
-        return self.plan.info.id
-
-    @property
-    def version(self) -> str:
-        return self.plan.info.version
 
     @property
     def params(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from policy_engine.compiler.plan import PolicyIdentity
 from policy_engine.decision import iso_from_us
 from policy_engine.engine.run import now_to_us
 from policy_engine.inputs import InputChecker
@@ -22,24 +23,12 @@ from policy_engine.machine.state import MachineState, StepResult
 from policy_engine.machine.step import run_step
 
 
-class CompiledMachine:
+class CompiledMachine(PolicyIdentity):
     """Build it with ``policy_engine.load`` (kind MachinePolicy). Immutable: share it freely."""
 
     def __init__(self, plan: MachinePlan, checker: InputChecker):
         self.plan = plan
         self.checker = checker
-
-    @property
-    def id(self) -> str:
-        return self.plan.info.id
-
-    @property
-    def version(self) -> str:
-        return self.plan.info.version
-
-    @property
-    def content_hash(self) -> str:
-        return self.plan.info.content_hash
 
     def initial_state(self, now: Any) -> MachineState:
         """A new machine in the initial state, with every counter and memory slot at its initial value."""

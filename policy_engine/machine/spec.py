@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from policy_engine.ir import EventSpec, Expr, Path
+from policy_engine.ir import EventSpec, Expr, Path, event_spec, expr_at, optional_expr
 
 ROOT: Path = ("machine",)
 DEFAULT_PRIORITY = 100
@@ -141,36 +141,22 @@ def build_machine_spec(data: dict[str, Any]) -> MachineSpec:
                                       reason=f.get("reason", "")) for i, f in enumerate(data.get("forbidden") or [])),
         counters=_registers(data.get("counters"), "counters"),
         timers=tuple(TimerSpec(path=(*ROOT, "timers", name), name=name,
-                               condition=_expr(body["while"], (*ROOT, "timers", name, "while")),
+                               condition=expr_at(body["while"], (*ROOT, "timers", name, "while")),
                                description=body.get("description", ""))
                      for name, body in (data.get("timers") or {}).items()),
         memory=_registers(data.get("memory"), "memory"),
         guards=tuple(_guard(g, (*ROOT, "guards", i)) for i, g in enumerate(data.get("guards") or [])),
         actions=tuple(_action(a, (*ROOT, "actions", i)) for i, a in enumerate(data.get("actions") or [])),
         outputs=tuple(OutputSpec(path=(*ROOT, "outputs", name), name=name,
-                                 expr=_expr(text, (*ROOT, "outputs", name)))
+                                 expr=expr_at(text, (*ROOT, "outputs", name)))
                       for name, text in (data.get("outputs") or {}).items()),
         bounce=_bounce(data.get("bounce")),
         manual_override=_override(data.get("manual_override")),
         fail_safe=_fail_safe(data.get("fail_safe")),
-        transition_event=_event(data.get("transition_event"), (*ROOT, "transition_event")),
+        transition_event=event_spec(data.get("transition_event"), (*ROOT, "transition_event")),
         history_size=data.get("history_size", DEFAULT_HISTORY),
         max_chain=data.get("max_chain", DEFAULT_MAX_CHAIN),
     )
-
-
-def _expr(text: str, path: Path) -> Expr:
-    return Expr(path=path, text=text)
-
-
-def _opt_expr(data: dict[str, Any], key: str, path: Path) -> Expr | None:
-    return _expr(data[key], (*path, key)) if key in data else None
-
-
-def _event(data: dict[str, Any] | None, path: Path) -> EventSpec | None:
-    if data is None:
-        return None
-    return EventSpec(path=path, event=data["event"], severity=data.get("severity", "INFO"))
 
 
 def _events(items: list[dict[str, Any]] | None, path: Path) -> tuple[EventSpec, ...]:
@@ -192,10 +178,10 @@ def _transition(data: dict[str, Any], path: Path) -> TransitionSpec:
     source = data["from"]
     return TransitionSpec(
         path=path, id=data["id"], description=data.get("description", ""),
-        sources=None if source == "*" else _names(source), to=data["to"], when=_expr(data["when"], (*path, "when")),
+        sources=None if source == "*" else _names(source), to=data["to"], when=expr_at(data["when"], (*path, "when")),
         priority=data.get("priority", DEFAULT_PRIORITY), trigger=data.get("trigger", data["id"].lower()),
-        reason=data.get("reason"), min_time_in_state=_opt_expr(data, "min_time_in_state", path),
-        confirm_for=_opt_expr(data, "confirm_for", path),
+        reason=data.get("reason"), min_time_in_state=optional_expr(data, "min_time_in_state", path),
+        confirm_for=optional_expr(data, "confirm_for", path),
         require_stable_destination=data.get("require_stable_destination", False),
         emit=_events(data.get("emit"), (*path, "emit")),
     )
@@ -203,29 +189,29 @@ def _transition(data: dict[str, Any], path: Path) -> TransitionSpec:
 
 def _registers(data: dict[str, Any] | None, section: str) -> tuple[RegisterSpec, ...]:
     return tuple(RegisterSpec(path=(*ROOT, section, name), name=name, initial=body["initial"],
-                              update=_expr(body["update"], (*ROOT, section, name, "update")),
+                              update=expr_at(body["update"], (*ROOT, section, name, "update")),
                               description=body.get("description", ""))
                  for name, body in (data or {}).items())
 
 
 def _guard(data: dict[str, Any], path: Path) -> GuardSpec:
-    return GuardSpec(path=path, id=data["id"], require=_expr(data["require"], (*path, "require")),
+    return GuardSpec(path=path, id=data["id"], require=expr_at(data["require"], (*path, "require")),
                      reason=data["reason"], description=data.get("description", ""))
 
 
 def _action(data: dict[str, Any], path: Path) -> ActionSpec:
     return ActionSpec(path=path, id=data["id"], description=data.get("description", ""),
                       on_enter=_names(data["on_enter"]) if "on_enter" in data else (),
-                      when=_opt_expr(data, "when", path), items=_expr(data["items"], (*path, "items")))
+                      when=optional_expr(data, "when", path), items=expr_at(data["items"], (*path, "items")))
 
 
 def _bounce(data: dict[str, Any] | None) -> BounceSpec | None:
     if data is None:
         return None
     path = (*ROOT, "bounce")
-    return BounceSpec(path=path, pattern=tuple(data["pattern"]), within=_expr(data["within"], (*path, "within")),
-                      scale=_expr(data["scale"], (*path, "scale")), applies_to=data["applies_to"],
-                      emit=_event(data.get("emit"), (*path, "emit")))
+    return BounceSpec(path=path, pattern=tuple(data["pattern"]), within=expr_at(data["within"], (*path, "within")),
+                      scale=expr_at(data["scale"], (*path, "scale")), applies_to=data["applies_to"],
+                      emit=event_spec(data.get("emit"), (*path, "emit")))
 
 
 def _override(data: dict[str, Any] | None) -> OverrideSpec | None:
@@ -234,7 +220,7 @@ def _override(data: dict[str, Any] | None) -> OverrideSpec | None:
     path = (*ROOT, "manual_override")
     allowed = data["allowed"]
     text = ("True" if allowed else "False") if isinstance(allowed, bool) else allowed
-    return OverrideSpec(path=path, allowed=_expr(text, (*path, "allowed")), input=data["input"],
+    return OverrideSpec(path=path, allowed=expr_at(text, (*path, "allowed")), input=data["input"],
                         event=data.get("event", "MODE_CHANGE"), severity=data.get("severity", "WARNING"))
 
 
@@ -243,4 +229,4 @@ def _fail_safe(data: dict[str, Any] | None) -> FailSafeSpec | None:
         return None
     path = (*ROOT, "fail_safe")
     return FailSafeSpec(path=path, sources=tuple(data["from"]), to=data["to"], trigger=data["trigger"],
-                        event=_event(data.get("event"), (*path, "event")))
+                        event=event_spec(data.get("event"), (*path, "event")))
