@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Sequence, TextIO
 
-from policy_engine.cli import audit_command, commands, machine_commands, workflow_commands
+from policy_engine.cli import audit_command, commands, machine_commands, metrics_command, workflow_commands
 from policy_engine.cli.common import EXIT_USAGE, UsageError
 from policy_engine.cli.limits_command import add_limits_parser
 
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_limits_parser(sub)
     machine_commands.register(sub, _add_set)
     audit_command.register(sub)
+    metrics_command.register(sub)
     workflow_commands.register(sub)
     return parser
 
