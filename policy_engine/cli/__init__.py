@@ -14,7 +14,9 @@ import argparse
 import sys
 from typing import Sequence, TextIO
 
-from policy_engine.cli import audit_command, commands, machine_commands, metrics_command, workflow_commands
+from policy_engine.cli import (
+    audit_command, commands, exposure_command, machine_commands, metrics_command, workflow_commands,
+)
 from policy_engine.cli.common import EXIT_USAGE, UsageError
 from policy_engine.cli.limits_command import add_limits_parser
 
@@ -32,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("policy", metavar="POLICY")
     evaluate.add_argument("input", nargs="?", metavar="INPUT.json")
     evaluate.add_argument("--jsonl", metavar="IN.jsonl", help="one request per line in, one decision per line out")
+    evaluate.add_argument("--jobs", type=int, default=1, metavar="N",
+                          help="with --jsonl: decide in N worker processes (output stays in input order)")
     evaluate.add_argument("--now", help="decision time (ISO 8601 with offset); default: the request's `now`")
     evaluate.add_argument("--format", choices=("text", "json"), default="text")
     evaluate.add_argument("--trace", action="store_true", help="include the full trace")
@@ -54,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_command.register(sub)
     metrics_command.register(sub)
     workflow_commands.register(sub)
+    exposure_command.register(sub)
     return parser
 
 
