@@ -19,7 +19,6 @@ from policy_engine.decision import Decision, Event, FiredTrigger, Provenance
 from policy_engine.engine.run import CompiledPolicy
 from policy_engine.errors import Code, Diagnostic, PolicyError
 from policy_engine.kinds import compile_any
-from policy_engine.reload import Engine, ReloadResult
 from policy_engine.source import load_source, parse_source
 from policy_engine.trace import Trace, TraceStep
 
@@ -28,6 +27,15 @@ __all__ = [
     "Provenance", "ReloadResult", "Trace", "TraceStep", "load", "loads", "validate",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """Hot reload (threads, logging) is imported on first use, not by every ``import policy_engine``."""
+    if name in ("Engine", "ReloadResult"):
+        from policy_engine import reload
+
+        return getattr(reload, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load(path: str | Path, params: Mapping[str, Any] | None = None) -> Any:

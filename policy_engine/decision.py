@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 if TYPE_CHECKING:
     from policy_engine.trace import Trace
@@ -19,17 +18,18 @@ INVALID_INPUT, ENGINE_ERROR = "invalid_input", "engine_error"
 
 class LazyText:
     """A message rendered on first read: most decisions are never shown to a person, so the hot
-    path stores the template and its values and pays for formatting only when asked."""
+    path stores the renderer and its values and pays for formatting only when asked."""
 
-    __slots__ = ("_render", "_text")
+    __slots__ = ("_args", "_render", "_text")
 
-    def __init__(self, render: Callable[[], str]):
-        self._render: Callable[[], str] | None = render
+    def __init__(self, render: Callable[..., str], *args: Any):
+        self._render: Callable[..., str] | None = render
+        self._args = args
         self._text = ""
 
     def __str__(self) -> str:
         if self._render is not None:
-            self._text, self._render = self._render(), None
+            self._text, self._render, self._args = self._render(*self._args), None, ()
         return self._text
 
     def __eq__(self, other: object) -> bool:
@@ -45,9 +45,9 @@ class LazyText:
 Text = str | LazyText
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """An event a rule emitted (e.g. SIZING_REJECTED, DATA_STALE, LIMIT_WARNING)."""
+class Event(NamedTuple):
+    """An event a rule emitted (e.g. SIZING_REJECTED, DATA_STALE, LIMIT_WARNING). Immutable; a
+    tuple underneath, so the engine builds one at the cost of a tuple."""
 
     type: str
     severity: str
@@ -64,8 +64,7 @@ class Event:
                 "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
-class FiredTrigger:
+class FiredTrigger(NamedTuple):
     id: str
     reason: str
     priority: int
@@ -102,22 +101,52 @@ def iso_from_us(us: int) -> str:
     return text.replace("+00:00", "Z")
 
 
-class Provenance:
-    """Which policy decided, on which inputs, with which engine. The input hash is computed
-    on first access (it serializes the whole request, which the hot path should not pay for)."""
+class Provenance(tuple[Any, ...]):
+    """Which policy decided, on which inputs, with which engine, and how long it took. Immutable;
+    the input hash is computed on first access (it serializes the whole request, which the hot
+    path should not pay for). The checked inputs share their parts with the caller's request, so
+    the hash is that of the request as it is when first read: read it before changing the request."""
 
-    __slots__ = ("policy_id", "policy_version", "content_hash", "now_us", "duration_us", "_inputs", "__dict__")
+    def __new__(cls, policy_id: str, policy_version: str, content_hash: str, now_us: int | None,
+                duration_us: float, inputs: Any) -> "Provenance":
+        return tuple.__new__(cls, (policy_id, policy_version, content_hash, now_us, duration_us, inputs))
 
-    def __init__(self, policy_id: str, policy_version: str, content_hash: str, now_us: int | None,
-                 duration_us: float, inputs: Any):
-        self.policy_id, self.policy_version, self.content_hash = policy_id, policy_version, content_hash
-        self.now_us, self.duration_us, self._inputs = now_us, duration_us, inputs
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
+
+    @property
+    def policy_id(self) -> str:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def policy_version(self) -> str:
+        return self[1]  # type: ignore[no-any-return]
+
+    @property
+    def content_hash(self) -> str:
+        return self[2]  # type: ignore[no-any-return]
+
+    @property
+    def now_us(self) -> int | None:
+        return self[3]  # type: ignore[no-any-return]
+
+    @property
+    def duration_us(self) -> float:
+        return self[4]  # type: ignore[no-any-return]
+
+    @property
+    def _inputs(self) -> Any:
+        return self[5]
 
     @cached_property
     def input_hash(self) -> str:
-        return sha256_of(self._inputs)
+        return sha256_of(self[5])
 
     engine_version = ENGINE_VERSION
+
+    def __repr__(self) -> str:
+        return (f"Provenance(policy_id={self.policy_id!r}, policy_version={self.policy_version!r}, "
+                f"now_us={self.now_us!r})")
 
     def to_dict(self, timing: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -130,24 +159,74 @@ class Provenance:
         return data
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The answer: outcome, reason, the rule that decided, values, events, provenance, trace."""
+_FIELDS = ("outcome", "reason", "rule", "message", "values", "fired", "events", "provenance", "trace",
+           "input_errors")
 
-    outcome: str
-    reason: str | None
-    rule: str | None
-    message: str
-    values: Mapping[str, Any]
-    fired: tuple[FiredTrigger, ...]
-    events: tuple[Event, ...]
-    provenance: Provenance
-    trace: "Trace | None" = None
-    input_errors: tuple[tuple[str, str], ...] = field(default=())
+
+class Decision(tuple[Any, ...]):
+    """The answer: outcome, reason, the rule that decided, values, events, provenance, trace.
+
+    Immutable, and a tuple underneath so the engine builds one at the cost of a tuple; the
+    rejection message may be held unrendered (a LazyText) and is rendered on first read of
+    ``message``."""
+
+    def __new__(cls, outcome: str, reason: str | None, rule: str | None, message: Text,
+                values: Mapping[str, Any], fired: tuple[FiredTrigger, ...], events: tuple[Event, ...],
+                provenance: Provenance,
+                trace: "Trace | None" = None, input_errors: tuple[tuple[str, str], ...] = ()) -> "Decision":
+        return tuple.__new__(cls, (outcome, reason, rule, message, values, fired, events, provenance, trace,
+                                   input_errors))
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
+
+    @property
+    def outcome(self) -> str:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def reason(self) -> str | None:
+        return self[1]  # type: ignore[no-any-return]
+
+    @property
+    def rule(self) -> str | None:
+        return self[2]  # type: ignore[no-any-return]
+
+    @property
+    def message(self) -> str:
+        return str(self[3])
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        return self[4]  # type: ignore[no-any-return]
+
+    @property
+    def fired(self) -> tuple[FiredTrigger, ...]:
+        return self[5]  # type: ignore[no-any-return]
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        return self[6]  # type: ignore[no-any-return]
+
+    @property
+    def provenance(self) -> Provenance:
+        return self[7]  # type: ignore[no-any-return]
+
+    @property
+    def trace(self) -> "Trace | None":
+        return self[8]  # type: ignore[no-any-return]
+
+    @property
+    def input_errors(self) -> tuple[tuple[str, str], ...]:
+        return self[9]  # type: ignore[no-any-return]
 
     @property
     def approved(self) -> bool:
-        return self.outcome == APPROVED
+        return bool(self[0] == APPROVED)
+
+    def __repr__(self) -> str:
+        shown = (f"{name}={getattr(self, name)!r}" for name in _FIELDS if name != "trace")
+        return f"Decision({', '.join(shown)})"
 
     def to_dict(self, timing: bool = False) -> dict[str, Any]:
         """Plain JSON data; byte-stable for the same inputs unless ``timing`` is asked for."""

@@ -5,9 +5,18 @@ module accepts a subset of Draft 2020-12, refuses everything else at compile tim
 (``UnsupportedSchema``) and generates one Python function per schema with every check inlined.
 A JSON path is static text plus array indices, so a valid input builds no path at all.
 
-``check`` fails closed: a wrong type, missing field, NaN/inf, out-of-range value or malformed
-date-time is an ``InputIssue``. It also normalizes: a ``format: date-time`` string becomes an
-``int`` of microseconds since the Unix epoch (UTC); everything else is copied as-is.
+``check`` fails closed: a wrong type, missing field, NaN/inf, out-of-range value, malformed
+date-time or oversized value is an ``InputIssue``. It also normalizes: a ``format: date-time``
+string becomes an ``int`` of microseconds since the Unix epoch (UTC); everything else is shared
+with the input, never written: only the containers on the way to a date-time are copied.
+
+A checker can be compiled for the parts of the inputs a policy reads (``reads``, see
+``compile_input_checker``): fields no expression reads are then neither checked nor copied, and
+``InputChecker.full`` checks the whole contract for callers that want it.
+
+Size limits where the schema sets none (docs/reliability.md): arrays hold at most ``MAX_ITEMS``
+items, objects at most ``MAX_ITEMS`` fields, strings at most ``MAX_STRING_LENGTH`` characters, and
+values the schema leaves unconstrained nest at most ``MAX_FREE_DEPTH`` deep.
 """
 
 from __future__ import annotations
@@ -21,10 +30,19 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
+from policy_engine.timestamps import DATES, parse_date_time, parse_uncached
+
+__all__ = ["InputChecker", "InputIssue", "UnsupportedSchema", "compile_input_checker", "parse_date_time"]
+
 MAX_ISSUES = 20
 MAX_NODES = 5000  # schema nodes after $ref expansion
 MAX_DEPTH = 32  # indentation of the generated code; Python allows 100 and 20 nested loops
 MAX_FREE_DEPTH = 64  # nesting inside values the schema leaves unconstrained
+MAX_ITEMS = 10_000  # items of an array, fields of an object, where the schema sets no maxItems
+MAX_STRING_LENGTH = 65_536  # characters (code points) of a string where the schema sets no maxLength
+ITEMS = "[]"  # in a read tree: what each item of an array is read for
+WHOLE = True  # in a read tree: the value is read whole
+Reads = Any  # WHOLE, or {field: Reads, ITEMS: Reads}: see compile_input_checker
 
 _TYPES = ("object", "array", "string", "number", "integer", "boolean", "null")
 _ANNOTATIONS = frozenset({"title", "description", "$schema", "$id", "$comment", "default", "examples",
@@ -36,6 +54,7 @@ _COUNTS = ("minLength", "maxLength", "minItems", "maxItems")
 _PLAIN_KEY = re.compile("^[a-zA-Z][a-zA-Z0-9_]*$")
 _SUPPORTED = frozenset({"type", "properties", "required", "additionalProperties", "items", "enum", "const",
                         "format", "$ref", "$defs", *_WORD, *_COUNTS})
+_DEFAULT_LIMIT = " (the engine's default limit)"
 
 
 class InputIssue(NamedTuple):
@@ -57,74 +76,6 @@ def _segment(key: object) -> str:
     if isinstance(key, str) and _PLAIN_KEY.match(key):
         return f".{key}"
     return "['" + str(key).replace("\\", "\\\\").replace("'", "\\'") + "']"
-
-
-# --- date-time: RFC 3339 with a mandatory offset, exact integer microseconds -----------------------
-# A regex parse costs microseconds, so results are cached: whole strings (snapshot timestamps recur
-# from call to call), and on a miss the head before character 19 ("2025-04-02T06:10:54", new once a
-# second) and the tail after it (".151Z", few distinct). Each part is validated on its own; any valid
-# head followed by any valid tail is a valid date-time.
-
-_HEAD = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt]([01]\d|2[0-3]):([0-5]\d):([0-5]\d)", re.ASCII)
-_TAIL = re.compile(r"(?:\.(\d{1,6}))?(?:[Zz]|([+-])([01]\d|2[0-3]):([0-5]\d))", re.ASCII)
-_DATES: dict[str, int] = {}  # whole string -> µs since the epoch, UTC
-_HEADS: dict[str, int] = {}  # head -> µs since the epoch of the local time
-_TAILS: dict[str, int] = {}  # tail -> fraction in µs minus the offset
-_CACHE_SIZE = 8192
-_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-def _days_from_civil(y: int, m: int, d: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    y -= m <= 2
-    era, yoe = divmod(y, 400)
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-
-
-def _head(text: str) -> int | None:
-    match = _HEAD.fullmatch(text)
-    if match is None:
-        return None
-    y, m, d, hh, mm, ss = map(int, match.groups())
-    leap = m == 2 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
-    if y == 0 or not 1 <= m <= 12 or not 1 <= d <= _MONTH_DAYS[m - 1] + leap:
-        return None
-    return ((_days_from_civil(y, m, d) * 24 + hh) * 3600 + mm * 60 + ss) * 1_000_000
-
-
-def _tail(text: str) -> int | None:
-    match = _TAIL.fullmatch(text)
-    if match is None:
-        return None
-    fraction, sign, hh, mm = match.groups()
-    micros = int(fraction.ljust(6, "0")) if fraction else 0
-    offset = (int(hh) * 60 + int(mm)) * 60_000_000 if sign else 0
-    return micros - offset if sign == "+" else micros + offset
-
-
-def _remember(cache: dict[str, int], key: str, value: int | None) -> int | None:
-    if value is not None:
-        if len(cache) >= _CACHE_SIZE:
-            cache.clear()
-        cache[key] = value
-    return value
-
-
-def parse_date_time(text: str) -> int | None:
-    """``2025-04-02T06:10:54.151Z`` -> µs since the epoch, UTC; None unless RFC 3339 with offset.
-
-    More than 6 fraction digits and leap seconds are refused: they have no exact µs value.
-    """
-    value = _DATES.get(text)
-    if value is not None:
-        return value
-    head, tail = _HEADS.get(text[:19]), _TAILS.get(text[19:])
-    if head is None:
-        head = _remember(_HEADS, text[:19], _head(text[:19]))
-    if tail is None:
-        tail = _remember(_TAILS, text[19:], _tail(text[19:]))
-    return None if head is None or tail is None else _remember(_DATES, text, head + tail)
 
 
 # --- runtime helpers of the generated code: for issues, extra keys and unconstrained values -------
@@ -182,9 +133,15 @@ def _type(iss: Issues, path: _Path, idx: tuple[int, ...], value: object, expecte
 
 
 def _extras(r: dict[Any, Any], iss: Issues, path: _Path, idx: tuple[int, ...], known: frozenset[str],
-            allowed: bool, extra: tuple[str, ...] = ()) -> None:
-    """Keys of the copy ``r`` outside ``properties``: refused, or else checked and copied in place."""
-    for key, value in list(r.items()):
+            allowed: bool, extra: tuple[str, ...] = ()) -> dict[Any, Any]:
+    """Keys of ``r`` outside ``properties``: refused, or else checked as unconstrained values.
+
+    Returns ``r``, or a copy of it where a value had to become plain JSON (``r`` may be the input)."""
+    out = r if r.__class__ is dict else dict(r)
+    if len(r) > MAX_ITEMS:
+        _add(iss, path, idx, f"must have at most {MAX_ITEMS} fields{_DEFAULT_LIMIT}", extra)
+        return out
+    for key, value in list(out.items()):
         if key in known:
             continue
         here = (*extra, _segment(key))
@@ -192,25 +149,36 @@ def _extras(r: dict[Any, Any], iss: Issues, path: _Path, idx: tuple[int, ...], k
             _add(iss, path, idx, "object key is not a string", here)
         elif not allowed:
             _add(iss, path, idx, "unexpected field", here)
-        else:
-            r[key] = _free(value, iss, path, idx, here)
+        elif (new := _free(value, iss, path, idx, here)) is not value:
+            out = dict(out) if out is r else out
+            out[key] = new
+    return out
 
 
 def _free(value: object, iss: Issues, path: _Path, idx: tuple[int, ...], extra: tuple[str, ...] = ()) -> Any:
-    """Copy a value the schema leaves unconstrained; it must still be finite JSON."""
-    if value is None or isinstance(value, (str, int)):
+    """Check a value the schema leaves unconstrained: finite JSON within the size limits.
+
+    Returns ``value`` itself, unless a container in it is a subclass that became a plain dict or list."""
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_LENGTH:
+            _add(iss, path, idx, f"must be at most {MAX_STRING_LENGTH} characters long{_DEFAULT_LIMIT}", extra)
         return value
-    if isinstance(value, float) and isfinite(value):
+    if value is None or isinstance(value, int) or isinstance(value, float) and isfinite(value):
         return value
     if value is _MISSING or isinstance(value, float) or len(extra) > MAX_FREE_DEPTH:
         problem = "not a finite number" if isinstance(value, float) else "nested too deeply"
         return _add(iss, path, idx, "required field missing" if value is _MISSING else problem, extra)
     if isinstance(value, list):
-        return [_free(item, iss, path, idx, (*extra, f"[{i}]")) for i, item in enumerate(value)]
+        if len(value) > MAX_ITEMS:
+            return _add(iss, path, idx, f"must have at most {MAX_ITEMS} items{_DEFAULT_LIMIT}", extra)
+        out = value if value.__class__ is list else list(value)
+        for i, item in enumerate(out):
+            if (new := _free(item, iss, path, idx, (*extra, f"[{i}]"))) is not item:
+                out = out.copy() if out is value else out
+                out[i] = new
+        return out
     if isinstance(value, dict):
-        copy = dict(value)
-        _extras(copy, iss, path, idx, frozenset(), True, extra)
-        return copy
+        return _extras(value, iss, path, idx, frozenset(), True, extra)
     return _add(iss, path, idx, f"expected a JSON value, got {_kind(value)}", extra)
 
 
@@ -233,7 +201,7 @@ def _json_in(value: object, members: tuple[object, ...]) -> bool:
 
 _RUNTIME: dict[str, object] = {"_M": _MISSING, "_add": _add, "_type": _type, "_refuse": _refuse,
                                "_extras": _extras, "_free": _free, "_json_in": _json_in,
-                               "_dt": parse_date_time, "_D": _DATES, "_isfinite": isfinite}
+                               "_dt": parse_date_time, "_dtn": parse_uncached, "_D": DATES, "_isfinite": isfinite}
 
 
 # --- schema validation: anything outside the subset is refused, with its location -----------------
@@ -379,7 +347,7 @@ def _explain(checks: Checks) -> list[str]:
 def _typed(exact: str, general: str, checks: Checks, fast: list[str] | None = None,
            tail: tuple[str, ...] = ()) -> list[Branch]:
     if not checks:
-        return [(f"{exact} or {general}", list(tail), True)]
+        return [(exact if exact == general else f"{exact} or {general}", list(tail), True)]
     return [(f"{exact} and {' and '.join(fast or [ok for ok, _ in checks])}", list(tail), True),
             (general, [*_explain(checks), *tail], False)]
 
@@ -409,7 +377,8 @@ class _Site(NamedTuple):
     """A value being checked: its variable, where its normalized form goes, its JSON path."""
 
     var: str
-    out: str
+    out: str  # where a changed value is written: "y" at the root, else a slot of the parent's r
+    cow: str  # statement that makes the parent's r a copy before a write ("" when it is one already)
     path: _Path
     where: str  # the leading arguments of _add: "iss, <path constant>, <index tuple>"
     level: int  # containers here copy into r{level + 1}
@@ -418,12 +387,16 @@ class _Site(NamedTuple):
     def add(self, message: str) -> str:
         return f"_add({self.where}, {message!r})"
 
+    def write(self, value: str) -> list[str]:
+        return [self.cow, f"{self.out} = {value}"] if self.cow else [f"{self.out} = {value}"]
+
 
 class _Codegen:
     def __init__(self, defs: dict[str, Any]) -> None:
         self.defs = defs
         self.ns: dict[str, Any] = dict(_RUNTIME)
         self.nodes = 0
+        self.dt_memo: dict[tuple[int, int], bool] = {}
 
     def const(self, value: object) -> str:
         self.ns[name := f"_c{len(self.ns)}"] = value
@@ -433,13 +406,38 @@ class _Codegen:
         indices = "".join(f"i{n}, " for n in range(1, len(path.pieces)))  # the enclosing array counters
         return f"iss, {self.const(path)}, ({indices})"
 
-    def site(self, var: str, out: str, path: _Path, level: int, depth: int) -> _Site:
-        return _Site(var, out, path, self.where(path), level, depth)
+    def site(self, var: str, out: str, cow: str, path: _Path, level: int, depth: int) -> _Site:
+        return _Site(var, out, cow, path, self.where(path), level, depth)
 
-    def value(self, schema: Any, site: _Site) -> list[str]:
-        """Lines checking ``site.var``; normalized containers and date-times go to ``site.out``."""
+    def resolve(self, schema: Any) -> Any:
         while isinstance(schema, dict) and "$ref" in schema:  # _SchemaWalk refused cycles
             schema = self.defs[_ref_name(schema["$ref"], "", self.defs)]
+        return schema
+
+    def has_date_time(self, schema: Any, reads: Reads) -> bool:
+        """Whether a date-time is normalized somewhere in the read part of ``schema``: only then
+        is a container copied (memoized: $ref expansion may repeat a subschema many times)."""
+        schema = self.resolve(schema)
+        key = (id(schema), id(reads))
+        if key not in self.dt_memo:
+            self.dt_memo[key] = self._has_date_time(schema, reads)
+        return self.dt_memo[key]
+
+    def _has_date_time(self, schema: Any, reads: Reads) -> bool:
+        if not isinstance(schema, dict) or _is_free(schema):
+            return False
+        types = schema.get("type", "string")
+        if schema.get("format") == "date-time" and "string" in ([types] if isinstance(types, str) else types):
+            return True
+        props: dict[str, Any] = schema.get("properties", {})
+        fields = props if reads is WHOLE else [key for key in reads if key in props]
+        items = reads if reads is WHOLE else reads.get(ITEMS)
+        return (any(self.has_date_time(props[key], reads if reads is WHOLE else reads[key]) for key in fields)
+                or items is not None and self.has_date_time(schema.get("items", True), items))
+
+    def value(self, schema: Any, site: _Site, reads: Reads = WHOLE) -> list[str]:
+        """Lines checking ``site.var``; a normalized form, when it differs, goes to ``site.out``."""
+        schema = self.resolve(schema)
         self.nodes += 1
         if self.nodes > MAX_NODES or site.depth > MAX_DEPTH:  # the walk cannot see $ref expansion
             limit = f"over {MAX_NODES} nodes with $refs expanded" if self.nodes > MAX_NODES else "too deep"
@@ -447,7 +445,7 @@ class _Codegen:
         if schema is False:
             return [f"_refuse({site.where}, {site.var}, 'no value is allowed here')"]
         if schema is True or _is_free(schema):
-            return [f"{site.out} = _free({site.var}, {site.where})"]
+            return [f"if (t := _free({site.var}, {site.where})) is not {site.var}:", *_indent(site.write("t"))]
         members, enum_msg = _enum_members(schema)
         declared = schema.get("type")
         types = [declared] if isinstance(declared, str) else declared
@@ -459,7 +457,7 @@ class _Codegen:
         for kind in sorted(kinds, key=lambda k: k != "null"):  # `is None` first: the cheapest test
             allowed = None if members is None else [m for m in members if _kind(m) in _KINDS[kind]]
             enum = [(ok, site.add(enum_msg)) for ok in self.enum_ok(site.var, allowed, kind)]
-            branches += getattr(self, f"_{kind}")(schema, site, enum, integer_only)
+            branches += getattr(self, f"_{kind}")(schema, site, enum, integer_only, reads)
         if declared is not None:
             fallback = f"_type({site.where}, {site.var}, {' or '.join(types)!r})"
         elif members is not None:
@@ -477,22 +475,28 @@ class _Codegen:
             return [f"_json_in({var}, {self.const(tuple(allowed))})"]
         return [f"{var} in {self.const(frozenset(allowed))}"]  # one set per kind, as `True in {1}` holds
 
-    def _string(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool) -> list[Branch]:
-        x, checks, fast, is_dt = site.var, [], None, schema.get("format") == "date-time"
-        if is_dt:  # `or`: 0, the epoch, is falsy and gets recomputed, exactly
-            checks.append((f"(t := _D.get({x}) or _dt({x})) is not None",
-                           site.add("not an RFC 3339 date-time with offset")))
+    def _string(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool,
+                reads: Reads) -> list[Branch]:
+        x, checks, is_dt = site.var, [], schema.get("format") == "date-time"
+        if is_dt:  # a str subclass is parsed as a plain str, never looked up by its own hash
+            checks.append((f"(t := _dt({x})) is not None", site.add("not an RFC 3339 date-time with offset")))
         low, high = _count(schema.get("minLength")), _count(schema.get("maxLength"))
+        default = high is None and not is_dt and not enum  # the date-time shape and enums bound it already
+        high, beyond = (MAX_STRING_LENGTH, _DEFAULT_LIMIT) if default else (high, "")
         if low is not None:
             checks.append((f"len({x}) >= {low}", site.add(f"must be at least {low} characters long")))
         if high is not None:
-            checks.append((f"len({x}) <= {high}", site.add(f"must be at most {high} characters long")))
+            checks.append((f"len({x}) <= {high}", site.add(f"must be at most {high} characters long{beyond}")))
+        fast = [ok for ok, _ in checks + enum]
         if low is not None and high is not None:  # one len() on the valid path
             fast = [ok for ok, _ in checks[:-2]] + [f"{low} <= len({x}) <= {high}"] + [ok for ok, _ in enum]
-        tail = (f"{site.out} = t",) if is_dt else ()
+        if is_dt:  # an exact str: the cache first; `or`: 0, the epoch, is falsy and gets recomputed
+            fast[0] = f"(t := _D.get({x}) or _dtn({x})) is not None"
+        tail = tuple(site.write("t")) if is_dt else ()
         return _typed(f"{x}.__class__ is str", f"isinstance({x}, str)", checks + enum, fast, tail)
 
-    def _number(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool) -> list[Branch]:
+    def _number(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool,
+                reads: Reads) -> list[Branch]:
         x = site.var
         floats = [(f"_isfinite({x})", site.add("not a finite number"))]
         if integer_only:
@@ -518,19 +522,36 @@ class _Codegen:
         return ([check(k, f"{limit[k]} {op} {site.var}") for k, op in _LOWER.items() if k in limit],
                 [check(k, f"{site.var} {op} {limit[k]}") for k, op in _UPPER.items() if k in limit])
 
-    def _boolean(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool) -> list[Branch]:
+    def _boolean(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool,
+                 reads: Reads) -> list[Branch]:
         return _typed(f"({site.var} is True or {site.var} is False)", f"{site.var}.__class__ is bool", enum)
 
-    def _null(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool) -> list[Branch]:
+    def _null(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool,
+              reads: Reads) -> list[Branch]:
         return _typed(f"{site.var} is None", f"{site.var} is None", enum)
 
-    def _object(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool) -> list[Branch]:
-        """Copy the dict, fetch the required fields with one itemgetter, check each field."""
-        x, level, r = site.var, site.level + 1, f"r{site.level + 1}"
-        props: dict[str, Any] = schema.get("properties", {})
-        required = list(dict.fromkeys(schema.get("required", ())))
+    def container(self, site: _Site, schema: dict[str, Any], reads: Reads, plain: str) -> tuple[str, str, str]:
+        """(r, the line setting it, the copy-on-write statement of its slots). With a date-time
+        below, r is a copy from the start; otherwise r is the value itself (a subclass becomes a
+        plain dict or list) and becomes a copy only if a slot has to change."""
+        x, r = site.var, f"r{site.level + 1}"
+        if self.has_date_time(schema, reads):
+            return r, f"{r} = {x}.copy() if {x}.__class__ is {plain} else {plain}({x})", ""
+        return r, f"{r} = {x} if {x}.__class__ is {plain} else {plain}({x})", f"if {r} is {x}: {r} = {x}.copy()"
+
+    def store(self, site: _Site, r: str, cow: str) -> list[str]:
+        """Hand the container's normalized form up, when it is not the value itself."""
+        return site.write(r) if not cow else [f"if {r} is not {site.var}:", *_indent(site.write(r))]
+
+    def _object(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool,
+                reads: Reads) -> list[Branch]:
+        """Fetch the required fields read with one itemgetter, check each field read."""
+        x, level, whole = site.var, site.level + 1, reads is WHOLE
+        props = {k: v for k, v in schema.get("properties", {}).items() if whole or k in reads}
+        required = [k for k in dict.fromkeys(schema.get("required", ())) if whole or k in reads]
         names = {key: f"x{level}_{n}" for n, key in enumerate(props)}
-        lines = [f"{r} = {x}.copy() if {x}.__class__ is dict else dict({x})"]
+        r, setup, cow = self.container(site, schema, reads, "dict")
+        lines = [setup]
         for key in required:
             if key not in props:
                 where = self.where(site.path.key(key))
@@ -543,47 +564,69 @@ class _Codegen:
             lines += ["try:", f"    {targets} = {self.const(itemgetter(*fetched))}({r})",
                       "except KeyError:", f"    {targets} = [{r}.get(k, _M) for k in {keys}]"]
         for key, sub in props.items():
-            field = self.site(names[key], f"{r}[{key!r}]", site.path.key(key), level, site.depth + 2)
-            body = self.value(sub, field)
+            field = self.site(names[key], f"{r}[{key!r}]", cow, site.path.key(key), level, site.depth + 2)
+            body = self.value(sub, field, reads if whole else reads[key])
             if key not in required:
                 body = [f"{names[key]} = {r}.get({key!r}, _M)", f"if {names[key]} is not _M:", *_indent(body)]
             lines += body
-        # more keys than the known ones present, or any issue so far: let _extras look closely
-        optional = "".join(f" + ({k!r} in {r})" for k in props if k not in required)
-        known = f"{self.const(frozenset(props))}, {schema.get('additionalProperties', True)!r}"
-        lines.append(f"if len({r}) != {len(fetched)}{optional} or iss: _extras({r}, {site.where}, {known})")
+        if whole:  # more keys than the known ones present, or any issue so far: let _extras look closely
+            optional = "".join(f" + ({k!r} in {r})" for k in props if k not in required)
+            known = f"{self.const(frozenset(props))}, {schema.get('additionalProperties', True)!r}"
+            lines.append(f"if len({r}) != {len(fetched)}{optional} or iss: {r} = _extras({r}, {site.where}, {known})")
         cond = f"{x}.__class__ is dict or isinstance({x}, dict)"
-        return [(cond, [*lines, f"{site.out} = {r}", *_explain(enum)], True)]
+        return [(cond, [*lines, *self.store(site, r, cow), *_explain(enum)], True)]
 
-    def _array(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool) -> list[Branch]:
-        x, level, r, item = site.var, site.level + 1, f"r{site.level + 1}", site.path.item()
+    def _array(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool,
+               reads: Reads) -> list[Branch]:
+        x, level, item = site.var, site.level + 1, site.path.item()
         low, high = _count(schema.get("minItems")), _count(schema.get("maxItems"))
+        high, beyond = (MAX_ITEMS, _DEFAULT_LIMIT) if high is None else (high, "")
         checks: Checks = []
         if low is not None:
             checks.append((f"len({x}) >= {low}", site.add(f"must have at least {low} items")))
-        if high is not None:
-            checks.append((f"len({x}) <= {high}", site.add(f"must have at most {high} items")))
-        i = f"i{len(item.pieces) - 1}"
-        element = self.site(f"x{level}", f"{r}[{i}]", item, level, site.depth + 2)
-        body = self.value(schema.get("items", True), element)
-        # a counter is cheaper than enumerate()
-        lines = [*_explain(checks), f"{r} = {x}.copy() if {x}.__class__ is list else list({x})", f"{i} = 0",
-                 f"for x{level} in {r}:", *_indent([*body, f"{i} += 1"])]
+        checks.append((f"len({x}) <= {high}", site.add(f"must have at most {high} items{beyond}")))
+        r, setup, cow = self.container(site, schema, reads, "list")
+        lines = [*_explain(checks), setup]
+        item_reads = reads if reads is WHOLE else reads.get(ITEMS)
+        if item_reads is not None:  # read only for its presence or length: its items are not looked at
+            i = f"i{len(item.pieces) - 1}"
+            element = self.site(f"x{level}", f"{r}[{i}]", cow, item, level, site.depth + 2)
+            body = self.value(schema.get("items", True), element, item_reads)
+            # a counter is cheaper than enumerate()
+            lines += [f"{i} = 0", f"for x{level} in {r}:", *_indent([*body, f"{i} += 1"])]
         cond = f"{x}.__class__ is list or isinstance({x}, list)"
-        return [(cond, [*lines, f"{site.out} = {r}", *_explain(enum)], True)]
+        return [(cond, [*lines, *self.store(site, r, cow), *_explain(enum)], True)]
 
 
 class InputChecker:
     """A compiled input schema; ``check`` is pure and safe to call from many threads at once."""
 
-    __slots__ = ("_check", "source")
+    __slots__ = ("_check", "_full", "reads", "schema", "source")
 
-    def __init__(self, source: str, check: Callable[[object, Issues], object]) -> None:
+    def __init__(self, source: str, check: Callable[[object, Issues], object], schema: Any, reads: Reads) -> None:
         self.source = source  # the generated code, for debugging
         self._check = check
+        self.schema = schema
+        self.reads = reads  # WHOLE, or the parts of the inputs this checker looks at
+        self._full: InputChecker | None = self if reads is WHOLE else None
+
+    @property
+    def full(self) -> InputChecker:
+        """The checker of the whole schema: every field, read by a policy or not (the contract)."""
+        if self._full is None:
+            self._full = compile_input_checker(self.schema)
+        return self._full
+
+    def for_reads(self, reads: Reads) -> InputChecker:
+        """A checker of the parts of the inputs in ``reads`` only (see compile_input_checker)."""
+        checker = compile_input_checker(self.schema, reads)
+        checker._full = self.full
+        return checker
 
     def check(self, data: object) -> tuple[object, list[InputIssue]]:
-        """(normalized copy, []) when valid, else (None, issues). Never raises, never mutates."""
+        """(normalized, []) when valid, else (None, issues). Never raises, never mutates ``data``.
+
+        The normalized value shares every part without a date-time with ``data``."""
         iss: Issues = []
         value: object = None
         try:
@@ -598,12 +641,18 @@ class InputChecker:
         return None, [iss[first][1]] + [issue for n, (_, issue) in enumerate(iss) if n != first]
 
 
-def compile_input_checker(schema: dict[str, Any]) -> InputChecker:
-    """Check ``schema`` against the supported subset (else UnsupportedSchema) and compile it."""
+def compile_input_checker(schema: Any, reads: Reads = WHOLE) -> InputChecker:
+    """Check ``schema`` against the supported subset (else UnsupportedSchema) and compile it.
+
+    ``reads`` limits the checker to what a policy reads (policy_engine/compiler/reads.py):
+    ``WHOLE`` (everything), or a dict naming the fields read, each ``WHOLE`` or a dict of its own,
+    with ``ITEMS`` for what each array item is read for; ``{}`` reads a value for its presence and
+    type only. Required fields stay required only where read; unread fields, extra keys included,
+    are neither checked nor copied."""
     walk = _SchemaWalk(schema)
     gen = _Codegen(walk.defs)
-    body = gen.value(schema, gen.site("x0", "y", _Path(("$",), 0), 0, 1))
+    body = gen.value(schema, gen.site("x0", "y", "", _Path(("$",), 0), 0, 1), reads)
     source = "\n".join(["def check(x0, iss):", "    y = x0", *_indent(body), "    return y", ""])
     # the source holds generated names and repr()s of validated constants; objects live in gen.ns
     exec(compile(source, "<input checker>", "exec"), gen.ns)  # noqa: S102
-    return InputChecker(source, gen.ns["check"])
+    return InputChecker(source, gen.ns["check"], schema, reads)

@@ -1,41 +1,48 @@
-"""Typed IR of a policy: the shape-checked YAML data as frozen pydantic models.
+"""Typed IR of a policy: the shape-checked YAML data as frozen dataclasses.
 
 ``build_ir`` runs after the schema stage, so it can trust the shape; it only normalizes (gate
-shorthand -> checks, step rows -> typed bands) and records, for every node, the JSON path it came
-from so later stages can report at ``file:line:col``.
+shorthand -> checks, step rows -> typed bands, integers where a number is a float) and records,
+for every node, the JSON path it came from so later stages can report at ``file:line:col``.
+Plain frozen dataclasses, not pydantic models: the schema already vouched for every value, and
+importing pydantic would double the cold load of a small policy.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
 
 Path = tuple[str | int, ...]
 Severity = Literal["INFO", "WARNING", "CRITICAL"]
 BandKind = Literal["at_least", "above", "below", "at_most"]
+_BAND_KINDS: tuple[BandKind, ...] = ("at_least", "above", "below", "at_most")
 
 
-class _Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+# kw_only: fields with defaults may come before required ones, as in the models before.
+@dataclass(frozen=True, kw_only=True)
+class _Node:
     path: Path
 
 
+@dataclass(frozen=True, kw_only=True)
 class Expr(_Node):
     text: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class EventSpec(_Node):
     event: str
     severity: Severity = "INFO"
 
 
+@dataclass(frozen=True, kw_only=True)
 class Band(_Node):
     kind: BandKind
     threshold: float
     value: float
 
 
+@dataclass(frozen=True, kw_only=True)
 class Adjustment(_Node):
     when: Expr
     times: float | None = None
@@ -46,6 +53,7 @@ class Adjustment(_Node):
 Bound = float | Expr
 
 
+@dataclass(frozen=True, kw_only=True)
 class TableSpec(_Node):
     id: str
     description: str = ""
@@ -57,6 +65,7 @@ class TableSpec(_Node):
     bounds: tuple[Bound, Bound] | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class CombinerSpec(_Node):
     id: str
     description: str = ""
@@ -65,12 +74,14 @@ class CombinerSpec(_Node):
     clamp: tuple[Bound, Bound] | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class CheckSpec(_Node):
     pass_if: Expr
     reject: str | None
     message: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class GateSpec(_Node):
     id: str
     description: str = ""
@@ -79,6 +90,7 @@ class GateSpec(_Node):
     emit: EventSpec | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class TriggerSpec(_Node):
     id: str
     description: str = ""
@@ -90,13 +102,14 @@ class TriggerSpec(_Node):
     event: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class ValueSpec(_Node):
     name: str
     expr: Expr
 
 
-class Metadata(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class Metadata:
     id: str
     version: str
     owners: tuple[str, ...]
@@ -104,8 +117,8 @@ class Metadata(BaseModel):
     spec: str = ""
 
 
-class PolicySpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class PolicySpec:
     api_version: str
     kind: Literal["DecisionPolicy", "MachinePolicy", "LimitsPolicy"]
     metadata: Metadata
@@ -127,7 +140,7 @@ def build_ir(data: dict[str, Any]) -> PolicySpec:
     return PolicySpec(
         api_version=data["apiVersion"],
         kind=data["kind"],
-        metadata=Metadata(**data["metadata"]),
+        metadata=_metadata(data["metadata"]),
         input_schema=data["inputs"]["schema"],
         params=dict(data.get("params") or {}),
         values=tuple(ValueSpec(path=("values", name), name=name, expr=expr_at(text, ("values", name)))
@@ -141,6 +154,16 @@ def build_ir(data: dict[str, Any]) -> PolicySpec:
         machine=data.get("machine"),
         limits=tuple(data.get("limits") or ()),
     )
+
+
+def _metadata(data: dict[str, Any]) -> Metadata:
+    return Metadata(id=data["id"], version=data["version"], owners=tuple(data["owners"]),
+                    description=data.get("description", ""), spec=data.get("spec", ""))
+
+
+def _float(value: Any) -> float | None:
+    """A YAML number as the float field holds it (1 -> 1.0); None stays None."""
+    return None if value is None else float(value)
 
 
 # Builders shared by every kind's IR (machine/spec.py uses them too).
@@ -172,15 +195,15 @@ def _table(data: dict[str, Any], path: Path) -> TableSpec:
         if "else" in row:
             else_value = row["else"]
             continue
-        kind = next((k for k in ("at_least", "above", "below", "at_most") if k in row), "below")
-        bands.append(Band(path=(*path, "steps", index), kind=kind, threshold=row.get(kind, 0.0),
-                          value=row.get("value", 0.0)))
+        kind: BandKind = next((k for k in _BAND_KINDS if k in row), "below")
+        bands.append(Band(path=(*path, "steps", index), kind=kind, threshold=float(row.get(kind, 0.0)),
+                          value=float(row.get("value", 0.0))))
     return TableSpec(
         path=path, id=data["id"], description=data.get("description", ""), of=expr_at(data["of"], (*path, "of")),
         bands=tuple(bands), cases=tuple((str(k), float(v)) for k, v in (data.get("cases") or {}).items()),
-        else_value=else_value,
+        else_value=_float(else_value),
         adjust=tuple(Adjustment(path=(*path, "adjust", i), when=expr_at(a["when"], (*path, "adjust", i, "when")),
-                                times=a.get("times"), set=a.get("set"), note=a.get("note", ""))
+                                times=_float(a.get("times")), set=_float(a.get("set")), note=a.get("note", ""))
                      for i, a in enumerate(data.get("adjust") or [])),
         bounds=_bounds(data.get("bounds"), (*path, "bounds")),
     )
@@ -213,6 +236,6 @@ def _gate(data: dict[str, Any], path: Path) -> GateSpec:
 def _trigger(data: dict[str, Any], path: Path) -> TriggerSpec:
     return TriggerSpec(
         path=path, id=data["id"], description=data.get("description", ""), when=expr_at(data["when"], (*path, "when")),
-        reason=data["reason"], priority=data.get("priority", 100), severity=data.get("severity", "INFO"),
+        reason=data["reason"], priority=int(data.get("priority", 100)), severity=data.get("severity", "INFO"),
         message=data.get("message"), event=data.get("event"),
     )

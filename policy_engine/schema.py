@@ -4,6 +4,11 @@ jsonschema finds the errors; this module chooses the ones a person should read (
 oneOf/anyOf to the branch that nearly fits), turns each into a Diagnostic with a stable code, a
 short message without Python reprs of whole sub-documents, and a hint, located through the
 source map. The apiVersion is checked first: under an unknown format version nothing else applies.
+
+jsonschema is imported, and the schema itself checked, on the first document that needs it: a
+document whose exact text already passed this exact schema is recorded in the shape cache
+(``shape_cache.py``, like Python's .pyc files) and is not checked again, so loading a known
+policy in a fresh process imports no validator at all.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from policy_engine.errors import Code, Diagnostic, sorted_capped
+from policy_engine.shape_cache import ShapeCache
 from policy_engine.source import JsonPath, SourceDoc
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 API_FIELD = "apiVersion"
 _WIDTH = 40  # longest value excerpt shown in a message
@@ -42,23 +48,47 @@ class _Finding:
     suggests: str | None = None
 
 
-class ShapeChecker:
-    """A validator built once per schema; ``check`` may be called for many documents."""
+_DEFAULT_CACHE: Any = object()  # ShapeChecker's default: the cache POLICY_ENGINE_CACHE names
 
-    def __init__(self, schema: Mapping[str, Any]) -> None:
-        Draft202012Validator.check_schema(schema)
+
+class ShapeChecker:
+    """A validator built once per schema (on first need); ``check`` may be called for many documents.
+
+    ``cache``: where passing documents are remembered across processes; the default follows
+    ``POLICY_ENGINE_CACHE`` (see ``shape_cache``), ``None`` checks every document every time."""
+
+    def __init__(self, schema: Mapping[str, Any], cache: ShapeCache | None = _DEFAULT_CACHE) -> None:
         self.schema = schema
         self.api_versions = _api_versions(schema)
-        self._validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self._validator: Any = None
+        self.cache = ShapeCache.for_schema(schema) if cache is _DEFAULT_CACHE else cache
+        if self.cache is None:
+            self._validator = self.validator()  # no cache: a bad schema fails here, as it always did
+
+    def validator(self) -> Any:
+        if self._validator is None:
+            from jsonschema import Draft202012Validator
+
+            if self.cache is None or not self.cache.schema_passed():
+                Draft202012Validator.check_schema(self.schema)
+                if self.cache is not None:
+                    self.cache.remember_schema()
+            self._validator = Draft202012Validator(self.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return self._validator
 
     def check(self, doc: SourceDoc) -> list[Diagnostic]:
         api = self._check_api_version(doc)
         if api is not None:
             return [api]
-        findings = [f for error in self._validator.iter_errors(doc.data) for f in self._findings(error)]
+        if self.cache is not None and self.cache.passed(doc.text):
+            return []
+        findings = [f for error in self.validator().iter_errors(doc.data) for f in self._findings(error)]
         kept = _one_per_path(_drop_explained(findings))
-        return sorted_capped(doc.diagnostic(f.code, f.path, f.message, f.hint, at_value=f.at_value)
-                             for f in kept)
+        diagnostics = sorted_capped(doc.diagnostic(f.code, f.path, f.message, f.hint, at_value=f.at_value)
+                                    for f in kept)
+        if not diagnostics and self.cache is not None:
+            self.cache.remember(doc.text)
+        return diagnostics
 
     def _check_api_version(self, doc: SourceDoc) -> Diagnostic | None:
         if not self.api_versions or not isinstance(doc.data, dict):
@@ -274,7 +304,7 @@ def _closest_hint(error: ValidationError) -> str:
     return f"did you mean '{close}'?" if close else ""
 
 
-_Handler = Callable[[ValidationError, Mapping[str, Any]], list[_Finding]]
+_Handler = Callable[["ValidationError", Mapping[str, Any]], list[_Finding]]
 _HANDLERS: dict[str, _Handler] = {
     "additionalProperties": _unknown_fields,
     "unevaluatedProperties": _unknown_fields,

@@ -65,7 +65,8 @@ def load_decision_policy(path: str, sets: Iterable[str], err: TextIO) -> Compile
         command = KIND_COMMANDS.get(type(policy).__name__)
         hint = f"; use `policy-engine {command}`" if command else ""
         raise UsageError(f"{path} is not a DecisionPolicy{hint}")
-    return policy
+    # a request on the command line is held to its whole contract, read by a rule or not
+    return policy.contract_checked() if policy is not None else None
 
 
 def print_diagnostics(diagnostics: list[Diagnostic], stream: TextIO) -> None:

@@ -17,6 +17,7 @@ from policy_engine.compiler.graph import build_graph, evaluation_order, value_cy
 from policy_engine.compiler.plan import (
     CheckNode, CompiledExpr, GateNode, OutputsNode, Plan, PolicyInfo, TriggerNode, ValueNode,
 )
+from policy_engine.compiler.reads import InputReads
 from policy_engine.errors import Code, Diagnostic, PolicyError
 from policy_engine.expr.codegen import conditional_value_refs
 from policy_engine.expr.language import ANY, NUM, Scope, analyze
@@ -79,7 +80,7 @@ def compile_document(doc: SourceDoc, overrides: dict[str, Any] | None = None) ->
     _stage(structure.check(spec, locate))
     builder = _PlanBuilder(spec, params, input_schema, locate)
     plan = _stage(builder.build(_content_hash(doc, input_schema, overrides or {})))
-    return plan, checker
+    return plan, checker.for_reads(builder.input_reads())
 
 
 def _stage(result: tuple[Any, list[Diagnostic]]) -> Any:
@@ -140,6 +141,14 @@ class _PlanBuilder:
         self.kinds: dict[str, str] = {v.name: ANY for v in spec.values}
         self.kinds.update({t.id: NUM for t in spec.tables})
         self.kinds.update({c.id: NUM for c in spec.combiners})
+        self.reads = InputReads(self.inputs, [*self.kinds, "params", *ENGINE_NAMES])
+
+    def input_reads(self) -> dict[str, Any]:
+        """What the policy reads of its inputs (the checker checks only that): what its expressions
+        read, and `now`, which the engine takes from the inputs when the caller passes none."""
+        if "now" in self.inputs:
+            self.reads.add_path(("now",))
+        return self.reads.tree
 
     def build(self, content_hash: str) -> tuple[Plan | None, list[Diagnostic]]:
         values = self._values()
@@ -170,6 +179,7 @@ class _PlanBuilder:
     def expr(self, expr: Expr, kinds: dict[str, str] | None = None) -> CompiledExpr:
         scope = Scope(self.inputs, self.params, kinds or self.kinds, ENGINE_NAMES)
         analysis = analyze(expr.text, scope)
+        self.reads.add(analysis.tree)
         for issue in analysis.issues:
             self.diagnostics.append(self.locate.diag(issue.code, issue.message, expr.path, issue.hint, issue.col))
         always, sometimes = conditional_value_refs(analysis.tree, set(scope.value_kinds))

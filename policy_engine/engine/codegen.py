@@ -16,20 +16,21 @@ text. Its shape:
         except Exception as exc:     # fail closed: the caller turns this into a rejection
             return ERROR, step, exc, None, locals()
 
-Values are computed when first needed: a value read on every path of a step is computed by a
-statement just before it; a value read only on some paths (one branch of ``a if c else b``, the
-right side of ``and``/``or``) is computed inline, memoized with ``:=``. Tracing reads the
-function's locals after the fact, so with tracing off nothing is recorded at all.
+Each value is computed once, by a statement where it is first needed, and read as a plain local
+afterwards (``engine/lowering.py`` knows at each point what is computed already); a value needed
+only on some paths is computed inside that path. Tracing reads the function's locals after the
+fact, so with tracing off nothing is recorded at all.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from policy_engine.compiler.plan import CheckNode, CompiledExpr, GateNode, Plan, TriggerNode, ValueNode
-from policy_engine.expr.codegen import HELPERS, ExprCodegen
+from policy_engine.compiler.plan import CheckNode, GateNode, Plan, TriggerNode
+from policy_engine.engine.lowering import Emitter, value_var
+from policy_engine.errors import Code, Diagnostic, PolicyError
+from policy_engine.expr.codegen import HELPERS
 from policy_engine.expr.functions import FUNCTIONS
 
 ERROR = -2
@@ -51,219 +52,90 @@ class Missing:
 
 MISSING = Missing()
 DecideFn = Callable[[dict[str, Any], int, bool], tuple[int, Any, Any, Any, Any, Any, Any]]
+PASSED = ("#no gate rejected", "true")  # the condition "the gates' loop ran to its end"
+
+__all__ = ["ERROR", "MISSING", "DecideFn", "Missing", "build_function", "generate", "value_var"]
 
 
-def value_var(name: str) -> str:
-    return f"v_{name}"
+def _gate(out: Emitter, index: int, gate: GateNode) -> None:
+    out.emit(f"st = {index}")
+    if gate.applies_when is None:
+        _checks(out, index, gate)
+        return
+    out.expr(gate.applies_when, into=f"a_{index}")
+    with out.block(f"if a_{index} is not False:", out.condition(gate.applies_when.tree.body, None)):
+        _checks(out, index, gate)
 
 
-@dataclass
-class _Names:
-    """Implements the expression code generator's NameRenderer for one function."""
-
-    gen: "_FunctionGen"
-
-    def is_input(self, name: str) -> bool:
-        return name in self.gen.plan.input_roots
-
-    def is_extra(self, name: str) -> bool:
-        return name == "now"
-
-    def extra(self, name: str) -> str:
-        return name
-
-    def input_root(self, name: str) -> str:
-        self.gen.roots_used.add(name)
-        return f"i_{name}"
-
-    def param(self, name: str) -> str:
-        value = self.gen.plan.params[name]
-        if value is None or isinstance(value, (bool, int, float, str)):
-            return repr(value)
-        key = f"P_{name}"
-        self.gen.namespace[key] = tuple(value) if isinstance(value, list) else value
-        return key
-
-    def value(self, name: str, conditional: bool) -> str:
-        var = value_var(name)
-        if self.gen.is_computed(name):
-            return var
-        return f"({var} if {var} is not _M else ({var} := {self.gen.value_expr(name)}))"
+def _checks(out: Emitter, index: int, gate: GateNode) -> None:
+    for check_index, check in enumerate(gate.checks):
+        var = f"k_{index}_{check_index}"
+        out.expr(check.pass_if, into=var)
+        with out.block(f"if {var} is not True:", out.facts.marker()):
+            out.emit(f"rg = {index}; rc = {check_index}; mv = {_message(out, check)}; break")
 
 
-@dataclass
-class _FunctionGen:
-    plan: Plan
-    lines: list[str] = field(default_factory=list)
-    namespace: dict[str, Any] = field(default_factory=dict)
-    roots_used: set[str] = field(default_factory=set)
-    computed: list[set[str]] = field(default_factory=lambda: [set()])
-    indent: int = 2
+def _trigger(out: Emitter, step: int, index: int, trigger: TriggerNode) -> None:
+    out.emit(f"st = {step}")
+    out.emit(f"r_{index} = ({out.expr(trigger.when)}) is True")
+    if trigger.message_exprs:
+        with out.block(f"if r_{index}:", out.facts.marker()):
+            out.emit(f"m_{index} = {_message(out, trigger)}")
 
-    def __post_init__(self) -> None:
-        self.names = _Names(self)
 
-    # --- bookkeeping --------------------------------------------------------------------
-    def is_computed(self, name: str) -> bool:
-        return any(name in frame for frame in self.computed)
-
-    def emit(self, line: str) -> None:
-        self.lines.append("    " * self.indent + line)
-
-    def push(self) -> None:
-        self.indent += 1
-        self.computed.append(set())
-
-    def pop(self) -> None:
-        self.indent -= 1
-        self.computed.pop()
-
-    # --- expressions --------------------------------------------------------------------
-    def expr(self, compiled: CompiledExpr, conditional: bool = False) -> str:
-        return ExprCodegen(self.names, compiled.node_kinds).render(compiled.tree, conditional)
-
-    def hoist(self, compiled: CompiledExpr) -> None:
-        """Compute, as statements, the values this expression needs computed beforehand."""
-        for name in self._ordered(self._prerequisites(compiled)):
-            self.hoist_value(name)
-
-    def hoist_value(self, name: str) -> None:
-        if self.is_computed(name):
-            return
-        node = self.plan.values[name]
-        for expr in node.exprs:
-            for dependency in self._ordered(self._prerequisites(expr)):
-                self.hoist_value(dependency)
-        var = value_var(name)
-        self.emit(f"if {var} is _M: {var} = {self.value_expr(name)}")
-        self.computed[-1].add(name)
-
-    def _prerequisites(self, compiled: CompiledExpr) -> set[str]:
-        """Values read on every path: computed by statements before the expression."""
-        return set(compiled.always_values)
-
-    def _ordered(self, names: frozenset[str]) -> list[str]:
-        order = list(self.plan.values)
-        return sorted(names, key=order.index)
-
-    def value_expr(self, name: str) -> str:
-        node = self.plan.values[name]
-        if node.kind == "value":
-            return self.expr(node.exprs[0], conditional=True)
-        if node.kind == "combiner":
-            return self._combiner(node)
-        return self._table(node)
-
-    def _bound(self, bound: float | CompiledExpr) -> str:
-        return repr(bound) if isinstance(bound, float) else self.expr(bound, True)
-
-    def _combiner(self, node: ValueNode) -> str:
-        parts = [self.expr(e, True) for e in node.exprs[:len(node.exprs) - node._bound_exprs]]
-        joined = {"product": " * ", "sum": " + "}.get(node.op)
-        combined = f"({joined.join(parts)})" if joined else f"F_{node.op}({', '.join(parts)})"
-        if node.bounds is None:
-            return combined
-        return f"F_clamp({combined}, {self._bound(node.bounds[0])}, {self._bound(node.bounds[1])})"
-
-    def _table(self, node: ValueNode) -> str:
-        t, b = f"t_{node.name}", f"b_{node.name}"
-        of = self.expr(node.exprs[0], True)
-        parts = [f"{t} := {of}" if node.cases else f"{t} := F_snap({of})"]
-        if node.cases:
-            key = f"C_{node.name}"
-            self.namespace[key] = dict(node.cases)
-            parts.append(f"{b} := {key}.get({t}, {node.else_value!r})")
-        else:
-            parts.append(f"{b} := {self._bands(node, t)}")
-        for (times, set_to), when in zip(node.adjust, node.exprs[1:]):
-            new = f"{b} * {times!r}" if times is not None else repr(set_to)
-            parts.append(f"{b} := ({new} if {self.expr(when, True)} else {b})")
-        if node.bounds is not None:
-            parts.append(f"F_clamp({b}, {self._bound(node.bounds[0])}, {self._bound(node.bounds[1])})")
-        else:
-            parts.append(b)
-        return f"({', '.join(parts)})[-1]"
-
-    @staticmethod
-    def _bands(node: ValueNode, t: str) -> str:
-        ops = {"at_least": ">=", "above": ">", "below": "<", "at_most": "<="}
-        chain = [f"{band.value!r} if {t} {ops[band.kind]} {band.threshold!r} else" for band in node.bands]
-        return "(" + " ".join([*chain, repr(node.else_value)]) + ")"
-
-    # --- rules --------------------------------------------------------------------------
-    def gate(self, index: int, gate: GateNode) -> None:
-        self.emit(f"st = {index}")
-        if gate.applies_when is not None:
-            self.hoist(gate.applies_when)
-            self.emit(f"a_{index} = {self.expr(gate.applies_when)}")
-            self.emit(f"if a_{index} is not False:")
-            self.push()
-        for check_index, check in enumerate(gate.checks):
-            self.hoist(check.pass_if)
-            var = f"k_{index}_{check_index}"
-            self.emit(f"{var} = {self.expr(check.pass_if)}")
-            self.emit(f"if {var} is not True: rg = {index}; rc = {check_index}; mv = {self.message(check)}; break")
-        if gate.applies_when is not None:
-            self.pop()
-
-    def trigger(self, step: int, index: int, trigger: TriggerNode) -> None:
-        self.emit(f"st = {step}")
-        self.hoist(trigger.when)
-        self.emit(f"r_{index} = {self.expr(trigger.when)} is True")
-        if trigger.message_exprs:
-            self.emit(f"if r_{index}: m_{index} = {self.message(trigger)}")
-
-    def message(self, node: CheckNode | TriggerNode) -> str:
-        """The placeholder values of a message, computed only when the message is needed."""
-        parts = "".join(f"{self.expr(e, conditional=True)}, " for e in node.message_exprs)
-        return f"({parts})"
+def _message(out: Emitter, node: CheckNode | TriggerNode) -> str:
+    """The placeholder values of a message: computed only where the message is needed."""
+    return "(" + "".join(f"{out.expr(e)}, " for e in node.message_exprs) + ")"
 
 
 def generate(plan: Plan) -> tuple[str, dict[str, Any]]:
     """The source of ``decide`` and the namespace it runs in."""
-    gen = _FunctionGen(plan)
-    gen.emit("for _ in ONCE:")
-    gen.push()
-    for index, gate in enumerate(plan.gates):
-        gen.gate(index, gate)
-    gen.emit("break")
-    gen.pop()
+    out = Emitter(plan, indent=2)
+    with out.block("for _ in ONCE:", PASSED):
+        for index, gate in enumerate(plan.gates):
+            _gate(out, index, gate)
+        out.emit("break")
     for index, trigger in enumerate(plan.triggers):
-        gen.trigger(len(plan.gates) + index, index, trigger)
-    fired = "".join(f"r_{i}, " for i in range(len(plan.triggers)))
+        _trigger(out, len(plan.gates) + index, index, trigger)
     outputs = plan.outputs.names if plan.outputs else ()
-    gen.emit("if rg < 0:")
-    gen.push()
-    gen.emit(f"st = {len(plan.gates) + len(plan.triggers)}")
-    for name in outputs:
-        gen.hoist_value(name)
-    gen.emit(f"out = ({''.join(f'{value_var(n)}, ' for n in outputs)})")
-    gen.pop()
-    gen.emit("else: out = None")
-    messages = "".join(f"m_{i}, " for i in range(len(plan.triggers)))
-    gen.emit(f"return rg, rc, ({fired}), out, (locals() if tracing else None), mv, ({messages})")
-    return _assemble(gen), gen.namespace
+    with out.block("if rg < 0:", PASSED):
+        out.emit(f"st = {len(plan.gates) + len(plan.triggers)}")
+        for name in outputs:
+            out.ensure(name)
+        out.emit("out = {" + ", ".join(f"{name!r}: {value_var(name)}" for name in outputs) + "}")
+    fired = "".join(f"r_{i}, " for i in range(len(plan.triggers)))
+    messages = "".join(f"m_{i}, " if t.message_exprs else "None, " for i, t in enumerate(plan.triggers))
+    out.emit(f"return rg, rc, ({fired}), out, (locals() if tracing else None), mv, ({messages})")
+    return _assemble(out), out.namespace
 
 
-def _assemble(gen: _FunctionGen) -> str:
-    plan = gen.plan
-    sentinels = [value_var(n) for n in plan.values] + [f"t_{n}" for n, v in plan.values.items() if v.kind == "table"]
-    sentinels += [f"b_{n}" for n, v in plan.values.items() if v.kind == "table"]
-    sentinels += [f"a_{i}" for i, g in enumerate(plan.gates) if g.applies_when is not None]
-    sentinels += [f"k_{i}_{j}" for i, g in enumerate(plan.gates) for j in range(len(g.checks))]
-    sentinels += [f"r_{i}" for i in range(len(plan.triggers))]
-    sentinels += [f"m_{i}" for i in range(len(plan.triggers))] + ["mv"]
-    head = ["def decide(inp, now, tracing):", "    st = -1; rg = -1; rc = -1"]
+def _assemble(out: Emitter) -> str:
+    plan = out.plan
+    sentinels = sorted(out.sentinels, key=lambda var: (len(var), var)) + ["mv"]
+    sentinels += [f"m_{i}" for i, trigger in enumerate(plan.triggers) if trigger.message_exprs]
+    head = ["def decide(inp, now, tracing):", "    st = -1; rg = -1; rc = -1; out = None"]
     head += [f"    {' = '.join(sentinels[i:i + 40])} = _M" for i in range(0, len(sentinels), 40)]
     # .get: a top-level field the schema does not require may be absent; it reads as None.
-    head += [f"    i_{root} = inp.get({root!r})" for root in sorted(gen.roots_used)]
+    head += [f"    i_{root} = inp.get({root!r})" for root in sorted(out.roots_used)]
     head.append("    try:")
     tail = ["    except Exception as exc:", "        return ERROR, st, exc, None, locals(), None, None"]
-    return "\n".join(head + gen.lines + tail) + "\n"
+    return "\n".join(head + out.lines + tail) + "\n"
 
 
 def build_function(plan: Plan) -> tuple[DecideFn, str]:
-    source, namespace = generate(plan)
+    try:
+        source, namespace = generate(plan)
+        decide, source = _compile(plan, source, namespace)
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # nesting beyond what Python compiles
+        first = next(iter(plan.values.values()), None)
+        raise PolicyError([Diagnostic(
+            plan.info.file, first.line if first else 1, 1, Code.EXPR_TOO_COMPLEX,
+            f"the values depend on each other too deeply to compile ({type(exc).__name__})", "$.values",
+            "split a long chain of conditional values, or compute parts unconditionally")]) from None
+    return decide, source
+
+
+def _compile(plan: Plan, source: str, namespace: dict[str, Any]) -> tuple[DecideFn, str]:
     namespace.update({f"F_{name}": fn for name, fn in FUNCTIONS.items()})
     namespace.update(HELPERS)
     namespace.update({"_M": MISSING, "ONCE": (None,), "ERROR": ERROR,

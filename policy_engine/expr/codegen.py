@@ -17,6 +17,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from policy_engine.expr.functions import SNAP_DIGITS, US_PER_HOUR, US_PER_MINUTE, US_PER_MS
 from policy_engine.expr.language import MAX_POWER, MAX_SEQUENCE, NUM, input_path_of
 
 
@@ -38,6 +39,8 @@ def _check_size(value: Any) -> Any:
 
 
 def safe_mul(a: Any, b: Any) -> Any:
+    if type(a) is float or type(b) is float:  # no repetition (a sequence times a float fails as it is)
+        return a * b
     for seq, count in ((a, b), (b, a)):
         if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
             if len(seq) * max(count, 0) > MAX_SEQUENCE:
@@ -60,11 +63,14 @@ def safe_mod(a: Any, b: Any) -> Any:
 
 
 def safe_add(a: Any, b: Any) -> Any:
+    if isinstance(a, (int, float)) or isinstance(b, (int, float)):  # a number, or a TypeError
+        return a + b
     return _check_size(a + b)
 
 
 HELPERS: dict[str, Callable[..., Any]] = {
     "_mul": safe_mul, "_pow": safe_pow, "_mod": safe_mod, "_add": safe_add,
+    "_round": round, "_minimum": min, "_maximum": max,  # see _direct_call
 }
 
 _BINOP = {
@@ -90,17 +96,26 @@ REFERENCE_OPERATORS: dict[type, Callable[..., Any]] = {
 
 @dataclass
 class ExprCodegen:
-    """Renders one checked tree. ``node_kinds`` comes from the analysis of the same tree."""
+    """Renders one checked tree. ``node_kinds`` comes from the analysis of the same tree;
+    ``computed`` maps nodes (by id) to code the caller has already emitted for them (a temporary
+    holding the node's value), so a caller can lower parts of a tree into statements."""
 
     names: NameRenderer
     node_kinds: dict[int, str]
+    computed: dict[int, str] | None = None
 
     def render(self, tree: ast.Expression, conditional: bool = False) -> str:
+        return self.render_node(tree.body, conditional)
+
+    def render_node(self, node: ast.AST, conditional: bool = False) -> str:
+        """One node of a checked tree (outside any comprehension)."""
         self._locals: list[set[str]] = []
         self._iterables = 0
-        return self._emit(tree.body, conditional)
+        return self._emit(node, conditional)
 
     def _emit(self, node: ast.AST, cond: bool) -> str:
+        if self.computed and id(node) in self.computed:
+            return self.computed[id(node)]
         method: Callable[[Any, bool], str] = getattr(self, f"_emit_{type(node).__name__}")
         return method(node, cond)
 
@@ -158,13 +173,16 @@ class ExprCodegen:
 
     def _emit_IfExp(self, node: ast.IfExp, cond: bool) -> str:
         test = self._emit(node.test, cond)
+        truth = constant_truth(test) if reads_params_only(node.test) else None
+        if truth is not None:  # decided by params alone (``params.rounding_direction == 'DOWN'``)
+            return self._emit(node.body if truth else node.orelse, cond)
         return f"({self._emit(node.body, True)} if {test} else {self._emit(node.orelse, True)})"
 
     def _emit_Call(self, node: ast.Call, cond: bool) -> str:
         assert isinstance(node.func, ast.Name)
         args = [self._emit(arg, cond) for arg in node.args]
         keywords = [(kw.arg, self._emit(kw.value, cond)) for kw in node.keywords]
-        folded = _fold_call(node.func.id, args, keywords)
+        folded = _fold_call(node.func.id, args, keywords) or _direct_call(node.func.id, args, keywords)
         if folded is not None:
             return folded
         rendered = args + [f"{name}={value}" for name, value in keywords]
@@ -213,6 +231,26 @@ class ExprCodegen:
 
 
 _FOLDABLE = (int, float, str, bool, type(None))
+_CONSTANT_NODES = (ast.Expression, ast.Constant, ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Tuple, ast.List,
+                   ast.Load, ast.cmpop, ast.boolop, ast.unaryop)
+
+
+def reads_params_only(node: ast.AST) -> bool:
+    """No name but ``params`` in the tree: once params are inlined, it may be a constant."""
+    return all(not isinstance(n, ast.Name) or n.id == "params" for n in ast.walk(node))
+
+
+def constant_truth(code: str) -> bool | None:
+    """The truth of rendered code made of literals and comparisons only (params inlined), or
+    None when it is anything else or fails (then it is left to run, and fail, at decision time).
+    Every operator here is pure, so deciding it once at compile time changes nothing but cost."""
+    tree = ast.parse(code, mode="eval")
+    if not all(isinstance(n, _CONSTANT_NODES) for n in ast.walk(tree)):
+        return None
+    try:  # literals, comparisons and not/and/or only, checked above; no builtins
+        return bool(eval(compile(tree, "<constant>", "eval"), {"__builtins__": {}}))
+    except Exception:  # noqa: BLE001 - not decidable here: keep the test
+        return None
 
 
 def _fold_call(name: str, args: list[str], keywords: list[tuple[str | None, str]]) -> str | None:
@@ -235,8 +273,53 @@ def _fold_call(name: str, args: list[str], keywords: list[tuple[str | None, str]
     return repr(result) if isinstance(result, _FOLDABLE) else None
 
 
+_DURATION_UNITS = {"in_hours": US_PER_HOUR, "in_minutes": US_PER_MINUTE, "in_ms": US_PER_MS}
+
+
+def _direct_call(name: str, args: list[str], keywords: list[tuple[str | None, str]]) -> str | None:
+    """A call of a function whose table entry is a thin wrapper, rendered as what the wrapper
+    does for these arguments (the same operations, one Python call fewer): ``snap(x)`` is
+    ``round(x, 9)``, ``min(a, b)`` the builtin, ``in_hours(d)`` a division."""
+    if keywords:
+        default = keywords[0][1]
+        if name in ("min", "max") and len(args) == 1 and _is_literal(default) \
+                and ast.literal_eval(default) is not None:
+            return f"_{name}imum({args[0]}, default={default})"  # the wrapper's own empty-list case
+        return None
+    if name == "snap" and len(args) == 1:
+        return f"_round({args[0]}, {SNAP_DIGITS})"
+    if name == "round" and len(args) == 2:
+        return f"_round({args[0]}, {args[1]})"
+    if name in ("min", "max") and len(args) >= 2:
+        return f"_{name}imum({', '.join(args)})"
+    if name in _DURATION_UNITS and len(args) == 1:
+        return f"({args[0]} / {_DURATION_UNITS[name]})"
+    if name == "clamp" and len(args) == 3 and args[0].isidentifier() and all(map(_is_number, args[1:])):
+        low, high = args[1], args[2]
+        if ast.literal_eval(low) <= ast.literal_eval(high):
+            return f"({low} if {args[0]} < {low} else ({high} if {args[0]} > {high} else {args[0]}))"
+    return None
+
+
+def _is_literal(code: str) -> bool:
+    try:
+        ast.literal_eval(code)
+    except (ValueError, SyntaxError):
+        return False
+    return True
+
+
+def _is_number(code: str) -> bool:
+    return _is_literal(code) and type(ast.literal_eval(code)) in (int, float)
+
+
 def conditional_value_refs(tree: ast.Expression, value_names: set[str] | frozenset[str]) -> tuple[set[str], set[str]]:
     """Split the values an expression reads into (always read, only read on some paths)."""
+    return node_value_refs(tree.body, value_names)
+
+
+def node_value_refs(root: ast.AST, value_names: set[str] | frozenset[str]) -> tuple[set[str], set[str]]:
+    """``conditional_value_refs`` of one node of a tree (outside any comprehension)."""
     always: set[str] = set()
     sometimes: set[str] = set()
 
@@ -266,5 +349,5 @@ def conditional_value_refs(tree: ast.Expression, value_names: set[str] | frozens
             for child in ast.iter_child_nodes(node):
                 walk(child, cond)
 
-    walk(tree.body, False)
+    walk(root, False)
     return always, sometimes - always

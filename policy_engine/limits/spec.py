@@ -1,4 +1,4 @@
-"""Typed IR of a LimitsPolicy's ``limits:`` list: shape-checked YAML data as frozen models.
+"""Typed IR of a LimitsPolicy's ``limits:`` list: shape-checked YAML data as frozen dataclasses.
 
 Runs after the schema stage, so it trusts the shape. It records every node's JSON path so later
 stages report at ``file:line:col``, and turns a numeric cap (``above: 0.5``) into expression text.
@@ -6,9 +6,8 @@ stages report at ``file:line:col``, and turns a numeric cap (``above: 0.5``) int
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from policy_engine.ir import Expr, Path
 
@@ -17,11 +16,12 @@ Action = Literal["pass", "reduce", "block", "fail"]
 RESOLVERS = ("scale", "target_qty", "target_gross")
 
 
-class _Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class _Node:
     path: Path
 
 
+@dataclass(frozen=True, kw_only=True)
 class LimitCheckSpec(_Node):
     measure: Expr | None = None
     above: Expr | None = None
@@ -29,11 +29,13 @@ class LimitCheckSpec(_Node):
     breach_if: Expr | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class SkipSpec(_Node):
     when: Expr
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class LimitSpec(_Node):
     id: str
     description: str = ""

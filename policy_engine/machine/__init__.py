@@ -18,13 +18,23 @@ from typing import Any
 from policy_engine.machine.compile import compile_machine
 from policy_engine.machine.compiled import CompiledMachine
 from policy_engine.machine.errors import MachineError, ObservationError, StateError, StepError
-from policy_engine.machine.state import ActionRecord, MachineEvent, MachineState, ModeTransition, StepResult
 from policy_engine.source import SourceDoc
+
+_STATE_MODELS = ("ActionRecord", "MachineEvent", "MachineState", "ModeTransition", "StepResult")
 
 __all__ = [
     "ActionRecord", "CompiledMachine", "MachineError", "MachineEvent", "MachineState", "ModeTransition",
     "ObservationError", "StateError", "StepError", "StepResult", "compile_machine_policy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The state models (pydantic) load on first use: compiling a machine policy does not need them."""
+    if name in _STATE_MODELS:
+        from policy_engine.machine import state
+
+        return getattr(state, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def compile_machine_policy(doc: SourceDoc, overrides: dict[str, Any]) -> CompiledMachine:

@@ -9,9 +9,7 @@ refuses (``StateError``) a state that does not belong to this machine.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from policy_engine.compiler.plan import PolicyIdentity
 from policy_engine.decision import iso_from_us
@@ -19,8 +17,12 @@ from policy_engine.engine.run import now_to_us
 from policy_engine.inputs import InputChecker
 from policy_engine.machine.errors import ObservationError, StateError
 from policy_engine.machine.plan import MachinePlan
-from policy_engine.machine.state import MachineState, StepResult
-from policy_engine.machine.step import run_step
+
+if TYPE_CHECKING:
+    from policy_engine.machine.state import MachineState, StepResult
+
+# The state models (pydantic) and the step are imported on first use, not at load: loading and
+# compiling a machine policy needs neither, and pydantic alone costs more than the whole compile.
 
 
 class CompiledMachine(PolicyIdentity):
@@ -32,6 +34,8 @@ class CompiledMachine(PolicyIdentity):
 
     def initial_state(self, now: Any) -> MachineState:
         """A new machine in the initial state, with every counter and memory slot at its initial value."""
+        from policy_engine.machine.state import MachineState
+
         at = self._time(now, "now")
         return MachineState(policy_id=self.id, mode=self.plan.initial, mode_since=at, mode_reason="initial state",
                             entry_trigger="initial", counters={c.name: c.initial for c in self.plan.counters},
@@ -39,6 +43,10 @@ class CompiledMachine(PolicyIdentity):
 
     def load_state(self, data: Mapping[str, Any] | MachineState) -> MachineState:
         """A stored state, checked against this machine; StateError when it does not fit."""
+        from pydantic import ValidationError
+
+        from policy_engine.machine.state import MachineState
+
         try:
             state = data if isinstance(data, MachineState) else MachineState.model_validate(data)
         except ValidationError as err:
@@ -67,6 +75,8 @@ class CompiledMachine(PolicyIdentity):
 
     def step(self, state: MachineState, observation: Any, now: Any = None, *, trace: bool = True) -> StepResult:
         """One step. ``now`` defaults to the observation's own ``now`` field."""
+        from policy_engine.machine.step import run_step
+
         state = self.check_state(state)
         normalized, issues = self.check_observation(observation)
         at = self._step_time(now, normalized if not issues else None, observation)

@@ -1,4 +1,4 @@
-"""Typed IR of a MachinePolicy's ``machine`` section: shape-checked YAML data as frozen models.
+"""Typed IR of a MachinePolicy's ``machine`` section: shape-checked YAML data as frozen dataclasses.
 
 ``build_machine_spec`` runs after the schema stage, so it trusts the shape; it only normalizes
 (``from: X`` -> ``(X,)``, ``from: '*'`` -> None, a boolean ``allowed`` -> an expression) and records,
@@ -7,9 +7,8 @@ for every node, the JSON path it came from so later stages report at ``file:line
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from policy_engine.ir import EventSpec, Expr, Path, event_spec, expr_at, optional_expr
 
@@ -19,17 +18,19 @@ DEFAULT_HISTORY = 10  # RiskState.mode_history keeps the last 10 ModeTransitions
 DEFAULT_MAX_CHAIN = 3
 
 
-class _Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class _Node:
     path: Path
 
 
+@dataclass(frozen=True, kw_only=True)
 class StateSpec(_Node):
     name: str
     description: str = ""
     on_enter: tuple[EventSpec, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
 class TransitionSpec(_Node):
     id: str
     description: str = ""
@@ -45,12 +46,14 @@ class TransitionSpec(_Node):
     emit: tuple[EventSpec, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
 class ForbiddenSpec(_Node):
     source: str
     to: str
     reason: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
 class RegisterSpec(_Node):
     """A counter (updated before the transitions) or a memory slot (updated after the actions)."""
 
@@ -60,12 +63,14 @@ class RegisterSpec(_Node):
     description: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
 class TimerSpec(_Node):
     name: str
     condition: Expr
     description: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
 class GuardSpec(_Node):
     id: str
     require: Expr
@@ -73,6 +78,7 @@ class GuardSpec(_Node):
     description: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
 class ActionSpec(_Node):
     id: str
     description: str = ""
@@ -81,11 +87,13 @@ class ActionSpec(_Node):
     items: Expr
 
 
+@dataclass(frozen=True, kw_only=True)
 class OutputSpec(_Node):
     name: str
     expr: Expr
 
 
+@dataclass(frozen=True, kw_only=True)
 class BounceSpec(_Node):
     pattern: tuple[str, ...]
     within: Expr
@@ -94,6 +102,7 @@ class BounceSpec(_Node):
     emit: EventSpec | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class OverrideSpec(_Node):
     allowed: Expr
     input: str
@@ -101,6 +110,7 @@ class OverrideSpec(_Node):
     severity: str = "WARNING"
 
 
+@dataclass(frozen=True, kw_only=True)
 class FailSafeSpec(_Node):
     sources: tuple[str, ...]
     to: str
@@ -108,6 +118,7 @@ class FailSafeSpec(_Node):
     event: EventSpec | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class MachineSpec(_Node):
     initial: str
     states: tuple[StateSpec, ...]
@@ -154,8 +165,8 @@ def build_machine_spec(data: dict[str, Any]) -> MachineSpec:
         manual_override=_override(data.get("manual_override")),
         fail_safe=_fail_safe(data.get("fail_safe")),
         transition_event=event_spec(data.get("transition_event"), (*ROOT, "transition_event")),
-        history_size=data.get("history_size", DEFAULT_HISTORY),
-        max_chain=data.get("max_chain", DEFAULT_MAX_CHAIN),
+        history_size=int(data.get("history_size", DEFAULT_HISTORY)),
+        max_chain=int(data.get("max_chain", DEFAULT_MAX_CHAIN)),
     )
 
 
@@ -179,7 +190,7 @@ def _transition(data: dict[str, Any], path: Path) -> TransitionSpec:
     return TransitionSpec(
         path=path, id=data["id"], description=data.get("description", ""),
         sources=None if source == "*" else _names(source), to=data["to"], when=expr_at(data["when"], (*path, "when")),
-        priority=data.get("priority", DEFAULT_PRIORITY), trigger=data.get("trigger", data["id"].lower()),
+        priority=int(data.get("priority", DEFAULT_PRIORITY)), trigger=data.get("trigger", data["id"].lower()),
         reason=data.get("reason"), min_time_in_state=optional_expr(data, "min_time_in_state", path),
         confirm_for=optional_expr(data, "confirm_for", path),
         require_stable_destination=data.get("require_stable_destination", False),

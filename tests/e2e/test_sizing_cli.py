@@ -135,3 +135,25 @@ def test_jsonl_of_valid_requests_exits_0_even_with_rejections(tmp_path: Path) ->
     assert code == EXIT_OK
     assert [(d["is_approved"], d["rejection_reason"]) for d in decisions] == [
         (True, None), (False, "greek_exposure_exceeded: vega")]
+
+
+def test_a_jsonl_line_is_the_json_decision_compact_with_sorted_keys(tmp_path: Path) -> None:
+    """One format, two layouts: `--jsonl` writes each decision exactly as `--format json` shows it,
+    on one line without spaces, keys sorted (the provenance text spliced in is no exception)."""
+    requests = [json.loads(path.read_text(encoding="utf-8")) for path in EXAMPLE_FILES]
+    code, out, _ = run("eval", str(POLICY), "--jsonl", write(tmp_path, "all.jsonl",
+                                                             "\n".join(map(json.dumps, requests)) + "\n"))
+    lines = out.splitlines()
+    assert len(lines) == len(requests) and code == EXIT_INVALID  # the invalid_input example
+    for index, (line, request) in enumerate(zip(lines, requests)):
+        assert line == json.dumps(json.loads(line), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        _, single, _ = eval_json(write(tmp_path, f"{index}.json", request))
+        assert _without_timing(json.loads(line)) == _without_timing(single)
+
+
+def _without_timing(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_timing(v) for k, v in data.items() if k != "processing_duration_ms"}
+    if isinstance(data, list):
+        return [_without_timing(v) for v in data]
+    return data

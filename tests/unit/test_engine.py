@@ -19,6 +19,7 @@ import policy_engine
 from policy_engine.compiler.graph import node_key
 from policy_engine.decision import Decision
 from policy_engine.engine.run import CompiledPolicy
+from policy_engine.testing.snapshot import TraceExtension
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = "tests/fixtures/tiny.yaml"  # relative to ROOT, so trace locations read the same everywhere
@@ -63,14 +64,14 @@ def test_tiny_trace_snapshot(policies: dict[str, CompiledPolicy], name: str, req
                              snapshot: SnapshotAssertion) -> None:
     decision = policies[TINY].evaluate(request_, trace=True)
     assert decision.outcome == name
-    assert decision.to_json() == snapshot
+    assert decision == snapshot(extension_class=TraceExtension)
 
 
 def test_position_sizing_trace_snapshot(policies: dict[str, CompiledPolicy], snapshot: SnapshotAssertion) -> None:
     request = json.loads(SIZING_EXAMPLE.read_text(encoding="utf-8"))
     decision = policies[SIZING].evaluate(request, trace=True)
     assert decision.outcome == "approved"
-    assert decision.to_json() == snapshot
+    assert decision == snapshot(extension_class=TraceExtension)
 
 
 def test_trace_lists_every_step_in_plan_order(policies: dict[str, CompiledPolicy]) -> None:
@@ -191,3 +192,144 @@ def test_a_trigger_message_without_placeholders_renders() -> None:
     assert [f.message for f in decision.fired] == ["ratio above half"]
     assert decision.events[-1].message == "ratio above half"
     assert '"ratio above half"' in decision.to_json()
+
+
+# --- the generated function: each value computed once, and only when needed ------------------------
+
+LAZY_POLICY = """\
+apiVersion: policy-engine/v1
+kind: DecisionPolicy
+metadata: {id: test.lazy, version: 1.0.0, owners: [tests]}
+inputs: {schema: tiny.schema.json}
+values:
+  per_unit: account.balance / order.qty
+  big: per_unit > 100
+  label: "'big' if big else 'small'"
+  shown: "'none' if order.qty == 0 else label"
+  per_dd: account.balance / account.drawdown
+gates:
+  - id: QTY_GATE
+    pass_if: order.qty == 0 or per_unit > 1
+    reject: too_small
+    message: "per unit {per_unit}"
+  - id: DD_GATE
+    applies_when: order.price > 1
+    pass_if: account.drawdown is None or 0 < per_dd < account.balance * 100
+    reject: drawdown
+outputs: [shown]
+"""
+
+
+def _lazy_request(qty: int, balance: float, drawdown: float | None, price: float = 2.0) -> dict[str, Any]:
+    return {"now": "2025-01-01T00:00:05Z", "account": {"balance": balance, "drawdown": drawdown},
+            "order": {"qty": qty, "price": price, "placed_at": "2025-01-01T00:00:01Z", "tags": []}}
+
+
+@pytest.mark.parametrize("request_, outcome, reason, computed", [
+    (_lazy_request(0, 1500.0, None), "approved", None, {"shown"}),  # qty 0: per_unit would divide by zero
+    (_lazy_request(10, 1500.0, 0.5), "approved", None, {"per_unit", "per_dd", "big", "label", "shown"}),
+    (_lazy_request(10, 5.0, None), "rejected", "too_small", {"per_unit"}),
+    (_lazy_request(10, 1500.0, 0.0), "rejected", "engine_error", {"per_unit"}),  # per_dd: 1500 / 0.0
+    (_lazy_request(10, 1500.0, 0.0, price=0.5), "approved", None, {"per_unit", "big", "label", "shown"}),
+])
+def test_a_value_needed_on_some_paths_is_computed_only_there(request_: dict[str, Any], outcome: str, reason: str | None,
+                                                            computed: set[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from policy_engine.engine.interpret import interpret
+
+    monkeypatch.chdir(ROOT)
+    policy = policy_engine.loads(LAZY_POLICY, "tests/fixtures/lazy.yaml")
+    decision = policy.evaluate(request_, trace=True)
+    assert (decision.outcome, decision.reason) == (outcome, reason)
+    assert decision.trace is not None
+    assert {s.rule for s in decision.trace.steps if s.kind == "value" and s.status == "computed"} == computed
+    inputs, _ = policy.checker.check(request_)
+    record = interpret(policy.plan, inputs, inputs["now"])
+    assert set(record.values) == computed  # the reference computes exactly the same values
+    if reason == "engine_error":  # fails closed, naming the rule and the value
+        assert decision.rule == "DD_GATE" and "computing 'per_dd'" in decision.message
+    if reason == "too_small":
+        assert decision.message == "per unit 0.5" and isinstance(decision.message, str)
+
+
+def test_sizing_source_writes_each_value_out_once_per_path(policies: dict[str, CompiledPolicy]) -> None:
+    """Regression guard: values read on some paths used to be inlined in full, recursively, at
+    every read (~600 KB of source for position sizing). Now a value is computed by statements
+    where it is first needed; only reads inside a comprehension's element compute inline."""
+    source = policies[SIZING].source
+    assert len(source) < 100_000
+    inline = [line for line in source.splitlines() if ":=" in line]
+    assert all(" for l_" in line for line in inline)  # only comprehension elements
+    statements = [line.strip() for line in source.splitlines() if not line.endswith("= _M")]
+    for name in policies[SIZING].plan.values:  # a few statements per value (a branch each, a path or two)
+        assert sum(line.startswith(f"v_{name} = ") for line in statements) <= 6, name
+
+
+def test_a_chain_too_deep_to_compile_is_a_located_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    chain = "\n".join(["  v0: order.price * 2"] + [f"  v{i}: \"v{i - 1} + 1 if order.qty > {i} else 0\""
+                                                     for i in range(1, 400)])
+    text = LAZY_POLICY.split("values:")[0] + f"values:\n{chain}\noutputs: [v399]\n"
+    with pytest.raises(policy_engine.PolicyError) as raised:
+        policy_engine.loads(text, "tests/fixtures/deep.yaml")
+    assert [d.code.value for d in raised.value.diagnostics] == ["E304"]
+
+
+# --- the Decision and its trace --------------------------------------------------------------------
+
+def test_a_trace_is_what_the_evaluation_saw_whenever_it_is_read(policies: dict[str, CompiledPolicy]) -> None:
+    """Steps are made on first read, from reads taken at decision time: changing the request
+    afterwards (the checked inputs share its parts) does not change the trace."""
+    policy = policies[SIZING]
+    request = copy.deepcopy(REQUESTS[1])
+    expected = policy.evaluate(copy.deepcopy(request), trace=True).trace
+    decision = policy.evaluate(request, trace=True)
+    request["signal"]["confidence"], request["exposure"]["open_positions"] = 0.0, 99
+    request["signal"]["entry_price_zone"] = {"low": -1.0, "high": -1.0}
+    assert decision.trace is not None and expected is not None
+    assert decision.trace.to_list() == expected.to_list() and decision.trace == expected
+
+
+def test_a_decision_is_immutable(policies: dict[str, CompiledPolicy]) -> None:
+    decision = policies[TINY].evaluate(TINY_REJECTED)
+    with pytest.raises(AttributeError):
+        decision.outcome = "approved"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        decision.events[0].type = "OTHER"  # type: ignore[misc]
+    assert decision.message == decision.events[0].message and isinstance(decision.message, str)
+
+
+SLICE_POLICY = """\
+apiVersion: policy-engine/v1
+kind: DecisionPolicy
+metadata: {id: test.slices, version: 1.0.0, owners: [tests]}
+inputs: {schema: tiny.schema.json}
+values:
+  cut: order.qty // 2
+  n: "len(order.tags[0:(cut if order.qty > 0 else 1)])"
+  m: "min(order.qty, cut) if order.price > 1 else 0"
+  k: "[t for t in order.tags][0:cut] if order.qty > 3 else []"
+gates:
+  - id: G
+    pass_if: "order.qty == 0 or n > 5 or 0 < cut < m"
+    reject: bad
+outputs: [n, m, k]
+"""
+
+
+@pytest.mark.parametrize("qty, price", [(0, 2.0), (6, 2.0), (6, 0.5), (1, 2.0)])
+def test_lowered_slices_and_comparison_chains_agree_with_the_reference(qty: int, price: float,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from policy_engine.engine.interpret import interpret
+
+    monkeypatch.chdir(ROOT)
+    policy = policy_engine.loads(SLICE_POLICY, "tests/fixtures/slices.yaml")
+    request = {"now": "2025-01-01T00:00:05Z", "account": {"balance": 1.0, "drawdown": None},
+               "order": {"qty": qty, "price": price, "placed_at": "2025-01-01T00:00:01Z", "tags": ["a", "b", "c"]}}
+    decision = policy.evaluate(request, trace=True)
+    inputs, _ = policy.checker.check(request)
+    record = interpret(policy.plan, inputs, inputs["now"])
+    assert decision.trace is not None
+    assert {s.rule for s in decision.trace.steps if s.kind == "value" and s.status == "computed"} == set(record.values)
+    assert (decision.outcome == "rejected") == (record.rejected_gate >= 0)
+    if record.outputs is not None:
+        assert tuple(decision.values.values()) == record.outputs

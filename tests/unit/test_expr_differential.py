@@ -255,6 +255,50 @@ def test_schema_generated_requests_agree(path: Path) -> None:
     assert seen.count("invalid_input") < len(seen) / 4, "the generator should produce valid requests"
 
 
+# --- (a3) random policies of conditional values: what is computed, and when ---------------------
+# The generated function computes a value read on some paths only inside those paths, and knows
+# what earlier gates computed; random chains of conditional, failing-prone values check that it
+# computes exactly what the reference computes, and fails exactly when it fails.
+
+_ATOMS = ["order.qty", "order.price", "account.balance", "1", "2", "0"]
+_FORMS = ["{a} + {b}", "{a} / {b}", "{a} if {c} > {b} else {b}", "{c} > {a} and {b}", "{a} < {b} or {c} > 1",
+          "min({a}, {b})", "{a} if {b} < {c} < {a} else 0", "[{a} for t in order.tags][0] if order.tags else {b}",
+          "not {a} or {b} > 0"]
+_CHECKS = ["order.qty == 0 or {a} > {b}", "{a} <= {b}", "not ({a} > 1) or {b} > 0", "order.qty > 1 or {a} != {b}"]
+
+
+@st.composite
+def _conditional_policy(draw: st.DrawFn) -> str:
+    values: list[str] = []
+    for index in range(draw(st.integers(3, 8))):
+        atoms = _ATOMS + [f"v{j}" for j in range(index)]
+        pick = {key: draw(st.sampled_from(atoms)) for key in "abc"}
+        values.append(f'  v{index}: "{draw(st.sampled_from(_FORMS)).format(**pick)}"')
+    names = [f"v{j}" for j in range(len(values))]
+    gates = []
+    for index in range(draw(st.integers(1, 3))):
+        a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+        check = draw(st.sampled_from(_CHECKS)).format(a=a, b=b)
+        gate = f'  - id: G{index}\n    pass_if: "{check}"\n    reject: r{index}'
+        if draw(st.booleans()):
+            gate += f'\n    applies_when: "order.price > {draw(st.sampled_from(["0.5", "1", "2"]))}"'
+        gates.append(gate)
+    outputs = sorted(set(draw(st.lists(st.sampled_from(names), min_size=1, max_size=3))))
+    return ("apiVersion: policy-engine/v1\nkind: DecisionPolicy\n"
+            "metadata: {id: test.random, version: 1.0.0, owners: [tests]}\ninputs: {schema: tiny.schema.json}\n"
+            "values:\n" + "\n".join(values) + "\ngates:\n" + "\n".join(gates) + f"\noutputs: [{', '.join(outputs)}]\n")
+
+
+@settings(SETTINGS, max_examples=40)
+@given(text=_conditional_policy(), qty=st.sampled_from([0, 1, 3]), price=st.sampled_from([0.5, 1.0, 3.0]),
+       balance=st.sampled_from([0.0, 1.0, -2.0]), tags=st.sampled_from([[], ["x"]]))
+def test_random_conditional_values_agree(text: str, qty: int, price: float, balance: float, tags: list[str]) -> None:
+    policy = policy_engine.loads(text, str(ROOT / "tests" / "fixtures" / "random.yaml"))
+    request = {"now": "2025-01-01T00:00:05Z", "account": {"balance": balance, "drawdown": None},
+               "order": {"qty": qty, "price": price, "placed_at": "2025-01-01T00:00:01Z", "tags": tags}}
+    agree(policy, request)
+
+
 # --- (b) standalone expressions: codegen vs simpleeval -------------------------------------------
 
 SCOPE_SCHEMA: dict[str, dict[str, Any]] = {

@@ -6,6 +6,10 @@ approved request: every field present is deleted (when required), nulled, retype
 NaN / ±inf / a boolean (numbers), pushed below its minimum or above its maximum, given an
 unknown enum member or a malformed timestamp, and every closed object gets an extra field. A
 field added to a schema is covered without touching this file.
+
+The engine checks what the policy reads (``policy.checker.reads``, docs/reliability.md): a case
+on a field some expression reads must reject; a case on a field none reads must leave the decision
+as it was, and the whole contract (``policy.checker.full``) must still refuse it, naming the path.
 """
 
 from __future__ import annotations
@@ -165,6 +169,21 @@ def input_schema(path: Path) -> dict[str, Any]:
     return schema
 
 
+def is_read(reads: Any, path: tuple[Any, ...]) -> bool:
+    """Whether some expression of the policy reads the value at ``path`` (or a container of it whole)."""
+    for part in path:
+        if reads is True:
+            return True
+        reads = reads.get("[]" if isinstance(part, int) else part)
+        if reads is None:
+            return False
+    return True
+
+
+def outcome_of(decision: Any) -> tuple[Any, ...]:
+    return decision.outcome, decision.reason, decision.rule, decision.message, decision.values
+
+
 def test_every_shipped_decision_policy_has_an_approved_base() -> None:
     covered = {path for path, _, _ in BASES}
     assert covered == set(_decision_policies()), "a policy without an approved example is not covered"
@@ -176,16 +195,26 @@ def test_invalid_input_matrix_rejects_naming_the_path(path: Path, name: str, req
     policy = policy_for(path)
     schema = input_schema(path)
     cases = list(cases_for(schema, schema, request_))
-    assert len(cases) > 10
+    read = [case for case in cases if is_read(policy.checker.reads, case.path)]
+    assert len(read) > 10
+    base = outcome_of(policy.evaluate(request_))
     wrong = []
     for case in cases:
-        decision = policy.evaluate(mutated(request_, case))
+        request = mutated(request_, case)
+        decision = policy.evaluate(request)
         named = [p for p, _ in decision.input_errors]
-        if (decision.outcome, decision.reason, decision.rule) != ("rejected", INVALID_INPUT, INPUTS_RULE) \
+        contract = [issue.json_path for issue in policy.checker.full.check(request)[1]]
+        if case.expect not in contract:
+            wrong.append(f"{case.what} at {case.expect}: the contract takes it ({contract})")
+        if case not in read:
+            if outcome_of(decision) != base:
+                wrong.append(f"{case.what} at {case.expect} (read by no rule) changed the decision: {decision.reason}")
+        elif (decision.outcome, decision.reason, decision.rule) != ("rejected", INVALID_INPUT, INPUTS_RULE) \
                 or case.expect not in named:
             wrong.append(f"{case.what} at {case.expect}: {decision.outcome} {decision.reason} {named}")
         json.loads(decision.to_json())  # the rejection itself is serializable
     record_property("invalid_input_cases", len(cases))
+    record_property("invalid_input_cases_read", len(read))
     assert not wrong, "\n".join(wrong)
 
 
@@ -271,7 +300,10 @@ def test_no_approval_on_any_bad_input_or_error() -> None:
     """The sweep: every mutation of every base and every runtime failure above, in one list."""
     outcomes = set()
     for path, _, request in BASES:
-        schema = input_schema(path)
+        schema, policy = input_schema(path), policy_for(path)
         for case in cases_for(schema, schema, request):
-            outcomes.add(policy_for(path).evaluate(mutated(request, case)).outcome)
+            if is_read(policy.checker.reads, case.path):
+                outcomes.add(policy.evaluate(mutated(request, case)).outcome)
+            else:  # what no rule reads cannot approve anything; the contract still refuses it
+                assert policy.checker.full.check(mutated(request, case))[1], case
     assert outcomes == {"rejected"}

@@ -275,13 +275,22 @@ def test_expiring_today_is_still_checked() -> None:
 
 @pytest.mark.parametrize(("path", "value", "json_path"), [
     ("position__long_leg__current_delta", -1.2, "$.position.long_leg.current_delta"),
-    ("position__short_leg__entry_delta", 1.01, "$.position.short_leg.entry_delta"),
+    ("position__short_leg__current_delta", 1.01, "$.position.short_leg.current_delta"),
     ("position__template", "strangle", "$.position.template"),
 ])
 def test_out_of_range_inputs_are_invalid(path: str, value: Any, json_path: str) -> None:
     decision = POLICY.evaluate(spread(**{path: value}))
     assert decision.reason == "invalid_input"
     assert decision.input_errors[0][0] == json_path
+
+
+def test_a_field_no_rule_reads_is_left_to_the_contract() -> None:
+    """The engine checks what the policy reads; no rule reads the short leg's entry delta, so an
+    out-of-range one changes nothing, and the whole contract (checker.full) still refuses it."""
+    request = spread(position__short_leg__entry_delta=1.01)
+    assert "entry_delta" not in POLICY.checker.reads["position"]["short_leg"]
+    assert POLICY.evaluate(request).outcome == POLICY.evaluate(spread()).outcome
+    assert [i.json_path for i in POLICY.checker.full.check(request)[1]] == ["$.position.short_leg.entry_delta"]
 
 
 def test_a_missing_field_is_invalid_not_ignored() -> None:

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from policy_engine import inputs
+from policy_engine import inputs, timestamps
 from policy_engine.inputs import InputIssue, UnsupportedSchema, compile_input_checker, parse_date_time
+from policy_engine.timestamps import reference_date_time
 
 
 def check(schema: Any, data: Any) -> tuple[Any, list[InputIssue]]:
@@ -148,12 +149,12 @@ def test_additional_properties_false_names_the_extra_key() -> None:
     assert paths(schema, {"signal": {"symbol": "MSFT"}, "z z": 1}) == ["$['z z']"]
 
 
-def test_additional_properties_allowed_are_copied_and_checked() -> None:
+def test_additional_properties_allowed_are_checked_and_shared() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "number"}}}
     data: dict[str, Any] = {"a": 1, "b": {"c": [1, "x", None]}}
     normalized, issues = check(schema, data)
     assert (normalized, issues) == (data, [])
-    assert normalized["b"] is not data["b"] and normalized["b"]["c"] is not data["b"]["c"]
+    assert normalized is data and normalized["b"]["c"] is data["b"]["c"]  # no date-time: nothing copied
     assert paths(schema, {"a": 1, "b": {"c": ({1},)}}) == ["$.b.c"]
     assert check({"type": "object"}, {1: "x"})[1] == [InputIssue("$['1']", "object key is not a string")]
 
@@ -319,18 +320,17 @@ def test_date_time_matches_datetime_arithmetic(moment: datetime, offset: int, di
     sign, size = ("+" if offset >= 0 else "-"), abs(offset)
     text = stamp(moment) + fraction + ("Z" if z else f"{sign}{size // 60:02d}:{size % 60:02d}")
     expected = us(text)
-    inputs._DATES.clear()  # the uncached path, then the cached one
-    assert parse_date_time(text) == expected
+    timestamps.DATES.clear()  # the uncached path, then the cached one
+    assert parse_date_time(text) == expected == reference_date_time(text)
     assert parse_date_time(text) == expected
 
 
-def test_date_time_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inputs, "_CACHE_SIZE", 10)
-    for cache in (inputs._DATES, inputs._HEADS, inputs._TAILS):
-        cache.clear()  # other tests fill the process-wide caches first
+def test_date_time_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timestamps, "CACHE_SIZE", 10)
+    timestamps.DATES.clear()  # other tests fill the process-wide cache first
     for second in range(50):
         assert parse_date_time(f"2025-01-01T00:00:{second % 60:02d}.{second:03d}Z") is not None
-    assert len(inputs._DATES) <= 10 and len(inputs._HEADS) <= 10 and len(inputs._TAILS) <= 10
+    assert len(timestamps.DATES) <= 10
 
 
 # --- fail closed: odd inputs, bounded issues, no mutation --------------------------------------------
@@ -365,16 +365,43 @@ def test_issues_are_capped_and_the_shallowest_leads() -> None:
     assert [i.json_path for i in issues] == ["$.flag", "$.items[0]", "$.items[1]"]
 
 
-def test_input_is_never_mutated_and_the_output_shares_no_container() -> None:
+def test_input_is_never_mutated_and_only_the_way_to_a_date_time_is_copied() -> None:
     schema = obj(at={"type": "string", "format": "date-time"},
-                 rows={"type": "array", "items": obj(t={"type": "string", "format": "date-time"})})
-    data = {"at": "2025-01-01T00:00:00Z", "rows": [{"t": "2025-01-01T00:00:01Z"}]}
+                 rows={"type": "array", "items": obj(t={"type": "string", "format": "date-time"})},
+                 zone=obj(low={"type": "number"}), tags={"type": "array", "items": {"type": "string"}})
+    data = {"at": "2025-01-01T00:00:00Z", "rows": [{"t": "2025-01-01T00:00:01Z"}], "zone": {"low": 1.0},
+            "tags": ["a"]}
     before = copy.deepcopy(data)
     normalized, issues = check(schema, data)
     assert data == before and issues == []
-    assert normalized == {"at": 1_735_689_600_000_000, "rows": [{"t": 1_735_689_601_000_000}]}
+    assert normalized == {"at": 1_735_689_600_000_000, "rows": [{"t": 1_735_689_601_000_000}], "zone": {"low": 1.0},
+                          "tags": ["a"]}
     assert normalized is not data and normalized["rows"] is not data["rows"]
     assert normalized["rows"][0] is not data["rows"][0]
+    assert normalized["zone"] is data["zone"] and normalized["tags"] is data["tags"]  # no date-time below
+
+
+def test_subclass_containers_become_plain_without_touching_the_input() -> None:
+    """A dict or list subclass is checked and normalized as a plain copy; the containers above it,
+    shared while nothing changed, are copied on the way up, never written in place."""
+    from collections import OrderedDict, UserList  # UserList is not a list: refused
+
+    class Row(dict[str, Any]):
+        pass
+
+    class Rows(list[Any]):
+        pass
+
+    schema = obj(outer=obj(inner=obj(v={"type": "number"}), rows={"type": "array", "items": obj(v={"type": "number"})}))
+    data = {"outer": {"inner": OrderedDict(v=1), "rows": Rows([Row(v=2), {"v": 3}])}}
+    normalized, issues = check(schema, data)
+    assert issues == [] and normalized == data
+    assert type(data["outer"]["inner"]) is OrderedDict and type(data["outer"]["rows"]) is Rows  # untouched
+    assert type(data["outer"]["rows"][0]) is Row
+    for value in (normalized, normalized["outer"], normalized["outer"]["inner"], normalized["outer"]["rows"][0]):
+        assert type(value) is dict
+    assert type(normalized["outer"]["rows"]) is list and normalized["outer"]["rows"][1] is data["outer"]["rows"][1]
+    assert paths(schema, {"outer": {"inner": {"v": 1}, "rows": UserList()}}) == ["$.outer.rows"]
 
 
 def test_dict_subclass_with_missing_hook_is_not_mutated() -> None:
