@@ -37,6 +37,12 @@ class Code(str, Enum):
     BAD_BOUNDS = "E206"
     BAD_REFERENCE = "E207"  # a rule refers to something that does not exist
     INPUT_SCHEMA = "E208"  # the declared input schema is missing or unusable
+    # static verification (warnings of `validate`; docs/workflow.md, "Static verification")
+    RANGE_EXCEEDS_BOUNDS = "E209"  # a table / combiner computes values its bounds must clamp
+    UNREACHABLE_ROW = "E210"  # a band, case or adjustment no admitted request reaches
+    CHECK_NEVER_FAILS = "E211"  # a gate check that can never reject, or a gate that never applies
+    CHECK_NEVER_PASSES = "E212"  # a gate check that rejects every request reaching it
+    VERIFY_INCOMPLETE = "E213"  # static verification could not finish (the policy itself compiles)
     # expressions
     EXPR_SYNTAX = "E301"
     EXPR_UNKNOWN_NAME = "E302"
@@ -47,6 +53,7 @@ class Code(str, Enum):
     VALUE_CYCLE = "E401"
     UNREACHABLE_STATE = "E402"
     UNKNOWN_STATE = "E403"
+    DEAD_END_STATE = "E404"  # warning: a state no transition or fail-safe leaves
     # params overrides (--set)
     PARAM_OVERRIDE = "E501"
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Iterator, TextIO
 
 import policy_engine
 from policy_engine.cli.common import (
     EXIT_INVALID, EXIT_OK, EXIT_POLICY, EXIT_REJECTED, EXIT_USAGE, UsageError, load_decision_policy, parse_sets,
     print_diagnostics, read_json,
 )
+from policy_engine.cli.jsonl import evaluate_jsonl
 from policy_engine.cli.render import explain_text, graph_text, render_decision
+from policy_engine.compiler.verify import Verification, verify
 from policy_engine.decision import APPROVED, Decision, INVALID_INPUT, ENGINE_ERROR
-from policy_engine.errors import Diagnostic, PolicyError
+from policy_engine.errors import PolicyError
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 
@@ -35,20 +37,31 @@ def _is_companion(path: Path) -> bool:
 
 
 def validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    results: dict[str, list[Diagnostic]] = {}
-    for path in _policy_files(args.paths):
-        results[path] = policy_engine.validate(path)
+    """Compile and statically verify each policy; warnings fail only with --strict."""
+    results = [verify(path) for path in _policy_files(args.paths)]
     if args.format == "json":
-        payload = [{"file": path, "ok": not diags, "diagnostics": [d.to_dict() for d in diags]}
-                   for path, diags in results.items()]
+        payload = [{"file": r.file, "ok": r.ok(args.strict), "diagnostics": [d.to_dict() for d in r.diagnostics],
+                    "ranges": [v.to_dict() for v in r.ranges]} for r in results]
         print(json.dumps(payload, indent=2, sort_keys=True), file=out)
     else:
-        for path, diags in results.items():
-            if diags:
-                print_diagnostics(diags, out)
-            else:
-                print(f"{path}: ok", file=out)
-    return EXIT_POLICY if any(results.values()) or not results else EXIT_OK
+        for result in results:
+            _print_verification(result, args, out)
+    return EXIT_POLICY if not results or not all(r.ok(args.strict) for r in results) else EXIT_OK
+
+
+def _print_verification(result: Verification, args: argparse.Namespace, out: TextIO) -> None:
+    if result.errors:
+        print_diagnostics(list(result.diagnostics), out)
+        return
+    for warning in result.warnings:
+        print(warning.format_text(), file=out)
+    count = len(result.warnings)
+    noted = f"{count} warning{'s' if count != 1 else ''}"
+    print(f"{result.file}: " + (noted + " (--strict)" if args.strict and count else
+                                "ok" + (f", {noted}" if count else "")), file=out)
+    if args.verbose:
+        for value_range in result.ranges:
+            print(f"  {value_range.format_text()}", file=out)
 
 
 def _exit_for(decision: Decision) -> int:
@@ -74,33 +87,15 @@ def evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _evaluate_jsonl(policy: policy_engine.CompiledPolicy, args: argparse.Namespace, out: TextIO) -> int:
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     try:
         stream = open(args.jsonl, encoding="utf-8")
     except OSError as problem:
         raise UsageError(f"cannot read {args.jsonl}: {problem}") from problem
-    worst = EXIT_OK
     with stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            decision, request = _decide_line(policy, line, number, args)
-            print(render_decision(policy, request, decision, "jsonl", args.trace), file=out)
-            worst = max(worst, _exit_for(decision) if decision.outcome != APPROVED else EXIT_OK)
-    return EXIT_INVALID if worst == EXIT_INVALID else EXIT_OK
-
-
-def _decide_line(policy: policy_engine.CompiledPolicy, line: str, number: int,
-                 args: argparse.Namespace) -> tuple[Decision, Any]:
-    try:
-        request = json.loads(line, parse_constant=_no_constant)
-    except ValueError as problem:
-        message = f"line {number}: not valid JSON: {problem}"
-        return policy.invalid_request(message), {"__line__": number, "__error__": message}
-    return policy.evaluate(request, now=args.now, trace=args.trace), request
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+        invalid = evaluate_jsonl(policy, stream, out, args.now, args.trace, args.jobs)
+    return EXIT_INVALID if invalid else EXIT_OK
 
 
 def explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -1,11 +1,15 @@
-"""The review workflow's commands: ``test`` (scenarios, coverage) and ``diff`` (semantic diff, replay).
+"""The review workflow's commands: ``test`` (scenarios, coverage), ``diff`` (semantic diff, replay)
+and ``docs`` (reference pages).
 
     policy-engine test [PATH...] [--coverage] [--threshold 90] [--format text|json|junit] [--junit FILE]
     policy-engine diff OLD NEW [--replay CORPUS.jsonl] [--value PATH]... [--format text|markdown|json]
                                [--fail-on-flip] [--examples N] [--jobs N]
+    policy-engine docs POLICY [-o FILE] [--check]       one page (standard output without -o)
+    policy-engine docs FOLDER -o DIR [--check]          a page per policy and an index (README.md)
 
 Exit codes: 0 all good; 1 a scenario failed or errored, coverage under the threshold, a policy
-or scenario file has errors, or (``--fail-on-flip``) a decision flipped; 2 usage.
+or scenario file has errors, (``--fail-on-flip``) a decision flipped, or (``docs --check``) a
+page is missing or stale; 2 usage.
 """
 
 from __future__ import annotations
@@ -16,14 +20,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from policy_engine.cli.common import EXIT_OK, EXIT_POLICY, UsageError
+from policy_engine.cli.common import EXIT_OK, EXIT_POLICY, UsageError, print_diagnostics
 from policy_engine.errors import PolicyError
 
 DEFAULT_TEST_PATHS = ["policies"]
 
 
 def register(sub: Any) -> None:
-    """Add ``test`` and ``diff`` to the CLI's subcommands."""
+    """Add ``test``, ``diff`` and ``docs`` to the CLI's subcommands."""
     test = sub.add_parser("test", help="run policy scenario files (*.tests.yaml), with coverage")
     test.add_argument("paths", nargs="*", metavar="PATH",
                       help="scenario files, policies (their .tests.yaml) or folders; default: policies/")
@@ -46,6 +50,14 @@ def register(sub: Any) -> None:
     diff.add_argument("--examples", type=int, default=3, metavar="N", help="examples shown per kind of flip")
     diff.add_argument("--jobs", type=int, metavar="N", help="worker processes for --replay (default: automatic)")
     diff.set_defaults(run=run_diff)
+
+    docs = sub.add_parser("docs", help="render policies as Markdown reference pages for reviewers")
+    docs.add_argument("policy", metavar="POLICY", help="a policy file, or a folder of policies (then -o is a folder)")
+    docs.add_argument("-o", "--output", metavar="FILE",
+                      help="write the page to FILE; for a folder, the pages and an index under this folder")
+    docs.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 when a page under -o is missing or differs from the policy")
+    docs.set_defaults(run=run_docs)
 
 
 # --- test -----------------------------------------------------------------------------------
@@ -125,3 +137,59 @@ class _ProgressBar:
         end = "\n" if done >= total else ""
         self.stream.write(f"\rreplay [{bar}] {done:,}/{total:,} records  {now - self.started:.1f} s{end}")
         self.stream.flush()
+
+
+# --- docs ---------------------------------------------------------------------------------------------
+def run_docs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from policy_engine.docs import stale_pages
+
+    source = Path(args.policy)
+    if not source.exists():
+        raise UsageError(f"no such file or folder: {args.policy}")
+    if (source.is_dir() or args.check) and not args.output:
+        raise UsageError("-o is required " + ("for a folder (the pages go under it)" if source.is_dir() else
+                                              "with --check (the page to compare)"))
+    pages = _render_docs(args, source.is_dir(), err)
+    if pages is None:
+        return EXIT_POLICY
+    if not args.output:
+        print(next(iter(pages.values())).rstrip("\n"), file=out)
+        return EXIT_OK
+    stale, extra = stale_pages(pages, args.output if source.is_dir() else None)
+    if args.check:
+        return _report_stale(stale, extra, args, out)
+    for path in stale:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _write(path, pages[path].rstrip("\n"))
+    print(f"{len(stale)} of {len(pages)} page{'s' if len(pages) != 1 else ''} written, the others up to date",
+          file=out)
+    for path in extra:
+        print(f"{path}: no policy makes this page any more; delete it", file=err)
+    return EXIT_OK
+
+
+def _render_docs(args: argparse.Namespace, folder: bool, err: TextIO) -> dict[str, str] | None:
+    """Page path -> text (the one page of a file without -o keyed ''), or None after printing the
+    diagnostics of the policies that do not compile."""
+    from policy_engine.docs import render_folder, render_policy
+
+    try:
+        if folder:
+            return render_folder(args.policy, args.output)
+        page = render_policy(args.policy, args.output)
+        return {page.page: page.text}
+    except PolicyError as problem:
+        print_diagnostics(problem.diagnostics, err)
+        return None
+
+
+def _report_stale(stale: list[str], extra: list[str], args: argparse.Namespace, out: TextIO) -> int:
+    for path in stale:
+        print(f"{path}: {'stale' if Path(path).exists() else 'missing'}", file=out)
+    for path in extra:
+        print(f"{path}: no policy makes this page", file=out)
+    if stale or extra:
+        print(f"regenerate: policy-engine docs {args.policy} -o {args.output}", file=out)
+        return EXIT_POLICY
+    print(f"{args.output}: up to date", file=out)
+    return EXIT_OK

@@ -13,7 +13,7 @@ from policy_engine.diff.semantic import CATEGORIES, Change
 
 if TYPE_CHECKING:
     from policy_engine.diff import DiffReport
-    from policy_engine.diff.replay import Example, ReplayReport
+    from policy_engine.diff.replay import Example, Flip, ReplayReport
 
 
 def _heading(report: DiffReport) -> tuple[str, str]:
@@ -49,10 +49,14 @@ def format_text(report: DiffReport) -> str:
 def _replay_text(report: DiffReport, replay: ReplayReport) -> list[str]:
     flips = len(replay.flips)
     jobs = f"{replay.jobs} job{'s' if replay.jobs != 1 else ''}"
-    lines = [f"replay of {replay.corpus}: {replay.records} records, {jobs}, {replay.seconds:.1f} s",
-             f"  flips: {flips} ({_share(flips, replay.records)})"]
+    units = f" ({replay.total} {replay.unit})" if replay.total != replay.records else ""
+    lines = [f"replay of {replay.corpus}: {replay.records} records{units}, {jobs}, {replay.seconds:.1f} s",
+             f"  flips: {flips} ({_share(flips, replay.total)})"]
     lines += [f"    {category:<22} {count}" for category, count in replay.counts().items()]
-    lines.append(f"  warnings changed without a flip: {replay.warnings_changed}")
+    if replay.sequential and replay.flips:
+        first = replay.flips[0]
+        lines.append(f"  first difference: line {first.line}, {first.subject}; later steps may differ because of it")
+    lines.append(f"  {replay.quiet_label}: {replay.warnings_changed}")
     if replay.unreadable:
         lines.append(f"  unreadable lines: {len(replay.unreadable)} (first: line {replay.unreadable[0]})")
     if replay.examples:
@@ -64,14 +68,23 @@ def _replay_text(report: DiffReport, replay: ReplayReport) -> list[str]:
 
 def _example_lines(report: DiffReport, example: Example) -> list[str]:
     flip = example.flip
-    return [f"line {flip.line} [{flip.category}]: {flip.old}  =>  {flip.new}",
+    return [f"{_flip_head(flip)} [{flip.category}]: {_shown(report, flip.old)}  =>  {_shown(report, flip.new)}",
             *("  " + line for line in _step_lines(report, example))]
+
+
+def _flip_head(flip: Flip) -> str:
+    return f"line {flip.line}" + (f" {flip.subject}" if flip.subject else "")
+
+
+def _shown(report: DiffReport, text: str) -> str:
+    """Text with the private paths of git sides replaced by what the user wrote."""
+    return report.new.show(report.old.show(text))
 
 
 def _step_lines(report: DiffReport, example: Example) -> list[str]:
     if example.step is None:
-        return ["(no trace to compare: a request the input schema refused)"]
-    return [report.new.show(report.old.show(line)) for line in example.step.lines()]
+        return [example.note or "(no trace to compare: a request the input schema refused)"]
+    return [_shown(report, line) for line in example.step.lines()]
 
 
 # --- Markdown -----------------------------------------------------------------------------------
@@ -105,21 +118,27 @@ def _cell(text: str) -> str:
 
 
 def _replay_markdown(report: DiffReport, replay: ReplayReport) -> list[str]:
-    flips = len(replay.flips)
+    flips, total = len(replay.flips), replay.total
+    records = f" in {replay.records} records" if total != replay.records else ""
     lines = [f"#### Impact on `{replay.corpus}`", "",
-             f"{flips} of {replay.records} decisions flip ({_share(flips, replay.records)}).", ""]
+             f"{flips} of {total} {replay.unit}{records} flip ({_share(flips, total)}).", ""]
     if flips:
-        lines += ["| flip | decisions | share |", "|---|---:|---:|"]
-        lines += [f"| {category.replace('->', '→')} | {count} | {_share(count, replay.records)} |"
+        lines += [f"| flip | {replay.unit} | share |", "|---|---:|---:|"]
+        lines += [f"| {category.replace('->', '→')} | {count} | {_share(count, total)} |"
                   for category, count in replay.counts().items()]
         lines.append("")
-    lines.append(f"Fired warnings changed without a flip: {replay.warnings_changed}.")
+    if replay.sequential and replay.flips:
+        first = replay.flips[0]
+        lines.append(f"The versions first differ at line {first.line} ({first.subject}); later steps may differ "
+                     "because of it.")
+    lines.append(f"{replay.quiet_label[0].upper()}{replay.quiet_label[1:]}: {replay.warnings_changed}.")
     if replay.unreadable:
         lines.append(f"Unreadable lines: {len(replay.unreadable)} (first: line {replay.unreadable[0]}).")
     lines.append("")
     for example in replay.examples:
         flip = example.flip
-        lines += [f"<details><summary>line {flip.line}: {_cell(flip.old)} → {_cell(flip.new)}</summary>", "",
+        lines += [(f"<details><summary>{_flip_head(flip)}: {_cell(_shown(report, flip.old))} → "
+                  f"{_cell(_shown(report, flip.new))}</summary>"), "",
                   "```", *_step_lines(report, example), "```", "", "</details>", ""]
     return lines
 
@@ -131,11 +150,13 @@ def to_json(report: DiffReport) -> str:
     replay = report.replay
     if replay is not None:
         data["replay"] = {
-            "corpus": replay.corpus, "records": replay.records, "flips": len(replay.flips),
+            "corpus": replay.corpus, "kind": replay.kind, "records": replay.records, "unit": replay.unit,
+            "compared": replay.total, "flips": len(replay.flips),
             "by_category": replay.counts(), "warnings_changed": replay.warnings_changed,
             "unreadable_lines": replay.unreadable, "value_paths": list(replay.value_paths),
-            "flipped": [{"line": f.line, "category": f.category, "old": f.old, "new": f.new} for f in replay.flips],
-            "examples": [{"line": e.flip.line, "category": e.flip.category,
+            "flipped": [{"line": f.line, "subject": f.subject, "category": f.category, "old": _shown(report, f.old),
+                         "new": _shown(report, f.new)} for f in replay.flips],
+            "examples": [{"line": e.flip.line, "subject": e.flip.subject, "category": e.flip.category,
                           "first_difference": _step_dict(report, e)} for e in replay.examples],
             "seconds": round(replay.seconds, 3), "jobs": replay.jobs,
         }
@@ -144,7 +165,7 @@ def to_json(report: DiffReport) -> str:
 
 def _step_dict(report: DiffReport, example: Example) -> dict[str, Any] | None:
     if example.step is None:
-        return None
+        return {"note": example.note} if example.note else None
     text = json.dumps(example.step.to_dict(), default=repr)
     loaded: dict[str, Any] = json.loads(report.new.show(report.old.show(text)))
     return loaded

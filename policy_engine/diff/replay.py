@@ -1,4 +1,5 @@
-"""Impact replay: evaluate both versions of a DecisionPolicy on every record of a corpus.
+"""Impact replay: evaluate both versions of a DecisionPolicy on every record of a corpus
+(``replay_machine`` and ``replay_limits`` do the same for the other kinds, into the same report).
 
 A record is one JSON object per line: a request, or a log record holding it under ``request``
 (with an optional ``now``). Both versions decide on every record without tracing (the fast
@@ -48,29 +49,44 @@ class Flip:
     category: str
     old: str
     new: str
+    subject: str = ""  # what flipped within the record, for kinds with several answers per record ("order o-2")
 
 
 @dataclass(frozen=True)
 class Example:
     flip: Flip
     step: StepDifference | None
+    note: str = ""  # shown instead of the step when there is none to show
 
 
 @dataclass
 class ReplayReport:
+    """A replay of any kind; the fields after ``jobs`` say how the kind counts (defaults: decisions)."""
+
     corpus: str
     records: int = 0
     unreadable: list[int] = field(default_factory=list)  # line numbers
     flips: list[Flip] = field(default_factory=list)
-    warnings_changed: int = 0
+    warnings_changed: int = 0  # records that changed without a flip (fired warnings, events, limit statuses)
     examples: list[Example] = field(default_factory=list)
     value_paths: tuple[str, ...] = ()
     seconds: float = 0.0
     jobs: int = 1
+    kind: str = "DecisionPolicy"
+    order: tuple[str, ...] = FLIP_ORDER  # the flip categories, in the order reports list them
+    unit: str = "decisions"  # what one flip is: a decision, a machine step, an order
+    compared: int | None = None  # how many units were compared; None: one per record
+    quiet_label: str = "fired warnings changed without a flip"
+    sequential: bool = False  # records depend on the ones before (a machine): the first flip matters most
+
+    @property
+    def total(self) -> int:
+        return self.records if self.compared is None else self.compared
 
     def counts(self) -> dict[str, int]:
         found = Counter(flip.category for flip in self.flips)
-        return {category: found[category] for category in FLIP_ORDER if found[category]}
+        ordered = [*self.order, *sorted(set(found) - set(self.order))]
+        return {category: found[category] for category in ordered if found[category]}
 
 
 # --- one record ---------------------------------------------------------------------------------

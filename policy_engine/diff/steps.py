@@ -6,12 +6,14 @@ failing check's reason) differ; reads alone may differ (a changed param) without
 concluding anything else. Differences that are only effects (a value one side never needed,
 the outputs of an approval) or that let the request through (a new gate that passed) give way
 to the difference that decided: a gate failing on one side, a removed gate that failed, a table
-row that changed.
+row that changed. ``first_step_difference`` does the same for the traces of the other kinds (a
+machine step, a limits call), where a rule may appear more than once.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,3 +121,27 @@ def first_difference(old: Decision, new: Decision) -> StepDifference | None:
     gates_decided = old.outcome != new.outcome or (old.outcome != APPROVED and old.rule != new.rule)
     decisive = [difference for difference in found if not _benign(difference, gates_decided)]
     return (decisive or found)[0] if found else None
+
+
+def first_step_difference(old: Sequence[TraceStep], new: Sequence[TraceStep],
+                          decisive: Collection[str]) -> StepDifference | None:
+    """Where two traces of one record part when a rule may run more than once (a machine's chained
+    moves): steps matched by kind, rule and occurrence; the first that differs in a ``decisive``
+    kind (a transition, an action, a limit), else the first of any kind; None when none differs."""
+    before = _occurrences(old)
+    after = _occurrences(new)
+    found = [StepDifference(step.kind, step.rule, before.get(key), step) for key, step in after.items()
+             if key not in before or _signature(before[key]) != _signature(step)]
+    found += [StepDifference(step.kind, step.rule, step, None) for key, step in before.items() if key not in after]
+    decisive_found = [difference for difference in found if difference.kind in decisive]
+    return (decisive_found or found)[0] if found else None
+
+
+def _occurrences(steps: Sequence[TraceStep]) -> dict[tuple[str, str, int], TraceStep]:
+    seen: dict[tuple[str, str], int] = {}
+    keyed = {}
+    for step in steps:
+        count = seen.get((step.kind, step.rule), 0)
+        seen[(step.kind, step.rule)] = count + 1
+        keyed[(step.kind, step.rule, count)] = step
+    return keyed

@@ -3,19 +3,22 @@
 Every state a transition, a forbidden move, an action, the bounce rule or the fail-safe names
 must be declared; ``initial`` must be a state; every state must be reachable from ``initial``;
 a transition may not go to its own state nor take a forbidden move; ids and names are unique.
+Static verification (``verify_machine``, run by ``validate``) adds a warning for every state
+nothing leaves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from policy_engine.compiler.compile import Locator
 from policy_engine.compiler.structure import suggest
-from policy_engine.errors import Code, Diagnostic
+from policy_engine.errors import Code, Diagnostic, Severity
 from policy_engine.ir import Path, PolicySpec
-from policy_engine.machine.spec import ROOT, MachineSpec
-from policy_engine.source import format_json_path
+from policy_engine.machine.spec import ROOT, MachineSpec, build_machine_spec
+from policy_engine.source import SourceDoc, format_json_path
 
 # Sections of other kinds that mean nothing in a MachinePolicy.
 FOREIGN_SECTIONS = ("tables", "combiners", "gates", "triggers", "outputs", "on_reject", "limits")
@@ -150,3 +153,20 @@ def _unique_names(spec: MachineSpec, policy: PolicySpec, input_roots: set[str], 
         else:
             taken[name] = f"the {what} at {format_json_path(path)}"
     return diagnostics
+
+
+def dead_ends(spec: MachineSpec, locate: Locator) -> list[Diagnostic]:
+    """States no transition and no fail-safe leaves. The format has no terminal states, so a
+    machine that enters one stays there until an operator moves it, or for ever."""
+    leaving = {source for source, _ in edges(spec)}
+    way_out = "only a manual override can move the machine out" if spec.manual_override else \
+        "nothing can move the machine out"
+    return [replace(at_key(locate, Code.DEAD_END_STATE, f"state '{s.name}' has no way out: no transition leaves it; "
+                           f"{way_out}", s.path, "add a transition out of it (or route the moves into it elsewhere)"),
+                    severity=Severity.WARNING)
+            for s in spec.states if s.name not in leaving]
+
+
+def verify_machine(doc: SourceDoc) -> tuple[list[Diagnostic], list[Any]]:
+    """Static verification of a MachinePolicy that compiles (``policy_engine.compiler.verify``)."""
+    return dead_ends(build_machine_spec(doc.data["machine"]), Locator(doc)), []

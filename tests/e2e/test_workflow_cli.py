@@ -1,9 +1,10 @@
-"""``policy-engine test`` and ``policy-engine diff``, in process, as CI and reviewers run them."""
+"""``policy-engine test``, ``diff`` and ``docs``, in process, as CI and reviewers run them."""
 
 from __future__ import annotations
 
 import io
 import json
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -142,3 +143,89 @@ def test_diff_errors() -> None:
     assert run("diff", OLD, NEW, "--replay", "nowhere.jsonl")[0] == 2
     code, _, err = run("diff", OLD, FIXTURES / "tiny_failing.tests.yaml")
     assert code == 1 and "error[E101]" in err  # not a policy: located diagnostics
+
+
+# --- diff --replay for machines and limits ---------------------------------------------------------------
+def _edited_copy(tmp_path: Path, policy: str, schema: str, old: str, new: str) -> tuple[Path, Path]:
+    (tmp_path / "schemas").mkdir()
+    shutil.copy(ROOT / "schemas" / schema, tmp_path / "schemas")
+    (tmp_path / "policies" / "risk").mkdir(parents=True)
+    text = (ROOT / "policies" / "risk" / policy).read_text()
+    before, after = tmp_path / "policies" / "risk" / "old.yaml", tmp_path / "policies" / "risk" / "new.yaml"
+    before.write_text(text)
+    after.write_text(text.replace(old, new))
+    return before, after
+
+
+def test_diff_replays_a_machine_log_and_fails_on_flip(tmp_path: Path) -> None:
+    old, new = _edited_copy(tmp_path, "risk_modes.yaml", "risk_modes.observation.schema.json",
+                            "reduce_loss_used_pct: 0.75 ", "reduce_loss_used_pct: 0.80 ")
+    log = ROOT / "policies" / "risk" / "examples" / "risk_modes.observations.jsonl"
+    code, out, err = run("diff", old, new, "--replay", log, "--fail-on-flip", "--format", "json")
+    data = json.loads(out)["replay"]
+    assert (code, err) == (1, "")
+    assert (data["kind"], data["unit"], data["flips"], data["by_category"]) == (
+        "MachinePolicy", "steps", 6, {"mode changed": 4, "transitions changed": 2})
+    assert data["flipped"][0] == {"line": 2, "subject": "step 2", "category": "mode changed",
+                                  "old": "REDUCE_ONLY (NORMAL -> REDUCE_ONLY by DAILY_LOSS_WARNING)",
+                                  "new": "NORMAL, no move"}
+    assert run("diff", old, old, "--replay", log, "--fail-on-flip")[0] == 0
+    terminal = _Terminal()
+    assert run("diff", old, new, "--replay", log, err=terminal)[0] == 0
+    assert terminal.getvalue().count("\n") == 1 and "] 10/10 records  " in terminal.getvalue()
+    code, _, err = run("diff", old, new, "--replay", log, "--value", "risk_mode")
+    assert code == 2 and "--value applies to DecisionPolicy" in err
+
+
+def test_diff_replays_recorded_limits_calls(tmp_path: Path) -> None:
+    old, new = _edited_copy(tmp_path, "pre_trade_limits.yaml", "pre_trade_limits.inputs.schema.json",
+                            "  de_risk_scale: 0.0 ", "  de_risk_scale: 0.25")
+    code, out, _ = run("diff", old, new, "--replay", FIXTURES / "limits_calls.jsonl", "--examples", "1")
+    lines = out.splitlines()
+    assert code == 0
+    assert "  flips: 2 (15.38 %)" in lines and "    blocked -> reduced     2" in lines
+    assert [line for line in lines if line.startswith("    line ")] == [
+        ("    line 4 order o-1 (AAPL) [blocked -> reduced]: blocked by drawdown_de_risking  =>  "
+        "reduced to 25.0 by drawdown_de_risking")]
+
+
+# --- docs ---------------------------------------------------------------------------------------------------
+def test_docs_of_one_policy_to_standard_output_and_to_a_file(tmp_path: Path) -> None:
+    code, out, _ = run("docs", FIXTURES / "cover.yaml")
+    assert code == 0 and out.splitlines()[2].startswith("# ") and "## Gates" in out
+    page = tmp_path / "cover.md"
+    assert run("docs", FIXTURES / "cover.yaml", "-o", page)[0] == 0
+    assert "](" in page.read_text()  # a page that knows where it lives links to its policy
+    assert run("docs", FIXTURES / "cover.yaml", "-o", page, "--check") == (0, f"{page}: up to date\n", "")
+
+
+def test_docs_of_a_folder_write_pages_and_an_index_and_check_them(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for policy, schema in (("risk_modes", "risk_modes.observation"), ("pre_trade_limits", "pre_trade_limits.inputs")):
+        (tmp_path / "policies" / "risk" / "examples").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "schemas").mkdir(exist_ok=True)
+        shutil.copy(ROOT / "policies" / "risk" / f"{policy}.yaml", tmp_path / "policies" / "risk")
+        shutil.copy(ROOT / "policies" / "risk" / f"{policy}.tests.yaml", tmp_path / "policies" / "risk")
+        shutil.copy(ROOT / "schemas" / f"{schema}.schema.json", tmp_path / "schemas")
+    (tmp_path / "policies" / "risk" / "examples" / "not_a_policy.yaml").write_text("a: 1\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("docs", "policies", "-o", "site")
+    assert (code, out) == (0, "3 of 3 pages written, the others up to date\n")
+    assert sorted(p.as_posix() for p in Path("site").rglob("*.md")) == [
+        "site/README.md", "site/risk/pre_trade_limits.md", "site/risk/risk_modes.md"]
+    assert run("docs", "policies", "-o", "site", "--check")[0] == 0
+    policy = Path("policies/risk/risk_modes.yaml")
+    policy.write_text(policy.read_text().replace("reduce_loss_used_pct: 0.75 ", "reduce_loss_used_pct: 0.80 "))
+    Path("site/risk/old_policy.md").write_text("gone\n")
+    code, out, _ = run("docs", "policies", "-o", "site", "--check")
+    assert code == 1 and out.splitlines() == ["site/risk/risk_modes.md: stale",
+                                              "site/risk/old_policy.md: no policy makes this page",
+                                              "regenerate: policy-engine docs policies -o site"]
+
+
+def test_docs_errors() -> None:
+    assert run("docs", "no/such.yaml")[0] == 2
+    code, _, err = run("docs", ROOT / "policies")
+    assert code == 2 and "-o is required for a folder" in err
+    code, _, err = run("docs", FIXTURES / "tiny_failing.tests.yaml")
+    assert code == 1 and "error[E101]" in err

@@ -172,9 +172,8 @@ def test_a_side_read_from_a_git_revision(tmp_path: Path, monkeypatch: pytest.Mon
     _git(repo, "commit", "-q", "-m", "v1")
     policy = repo / "policies" / "p.yaml"
     policy.write_text(policy.read_text().replace("max_notional: 10000", "max_notional: 9000"))
-    schema = json.loads(schema_file.read_text())  # the working tree now requires a desk as well
-    schema["properties"]["desk"] = {"type": "string"}
-    schema["required"].append("desk")
+    schema = json.loads(schema_file.read_text())  # the working tree now caps the quantity the policy reads
+    schema["properties"]["order"]["properties"]["qty"]["maximum"] = 5
     schema_file.write_text(json.dumps(schema))
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text((FIXTURES / "tiny_request.json").read_text().replace("\n", "") + "\n")
@@ -183,7 +182,7 @@ def test_a_side_read_from_a_git_revision(tmp_path: Path, monkeypatch: pytest.Mon
     report = diff_policies("HEAD:./p.yaml", "p.yaml", str(corpus))
     assert report.old.label == "HEAD:./p.yaml" and report.old.path != report.old.label
     assert [(c.what, c.detail) for c in report.changes] == [("param max_notional", "10000 -> 9000")]
-    assert report.replay is not None  # HEAD's schema knows no desk: the old side approves, the new one refuses
+    assert report.replay is not None  # HEAD's schema takes 10: the old side approves, the new one refuses
     assert [(f.old, f.new) for f in report.replay.flips] == [("approved", "rejected by INPUT_SCHEMA: invalid_input")]
     with pytest.raises(SideError, match="nosuch"):
         diff_policies("HEAD:nosuch.yaml", "p.yaml")
