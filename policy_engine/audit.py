@@ -1,8 +1,8 @@
 """The audit trail: one durable, append-only record per action a policy takes.
 
-    log = AuditLog("state.db")                       # SQLite; may share the machines' state file
+    log = AuditLog("state.db")                       # SQLite; the machines' state file
     log.append(decision_records(decision, subject="HEDGE-SPY-TAIL-0142"))   # a roll decision
-    log.append(step_records(machine, "hedging.assignment", result))        # a machine step
+    MachineRunner(machine, MachineStore("state.db"), audit=True).feed(obs)  # a step and its records, atomically
     log.export(stream, "jsonl")                      # or "csv"; optionally a time window
     log.verify()                                     # [] when no record was removed or edited
 
@@ -18,8 +18,10 @@ database also refuses UPDATE and DELETE on the table (triggers); the chain catch
 them. A chain cannot show that records were cut from its end: keep the last ``record_hash`` of
 each export elsewhere to anchor it.
 
-The machine store (``policy_engine.store``) keeps states, transitions and events for resuming
-machines; it has no generic append-only record API, hence this module (stdlib only).
+The records of a machine step are committed in the step's own transaction
+(``MachineRunner(machine, store, audit=True)``: ``MachineStore.commit_step`` calls
+``insert_records`` on its connection, and the table lives in the store's file), so a crash never
+leaves a step without its records or records without their step. Stdlib only.
 """
 
 from __future__ import annotations
@@ -31,26 +33,28 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Self, TextIO
+from typing import Any, Protocol, TextIO
 
 from policy_engine.decision import Decision, canonical_json, iso_from_us
+from policy_engine.durable import DurableFile
 
 GENESIS = "sha256:" + "0" * 64
 FORMATS = ("jsonl", "csv")
 _COLUMNS = ("seq", "record_id", "at", "action", "subject", "correlation_id", "policy_id", "policy_version",
             "content_hash", "rule", "reason", "details", "prev_hash", "record_hash")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_records (
+# One statement each: a trigger body holds semicolons, so the text is never split on them.
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS audit_records (
     seq INTEGER PRIMARY KEY, record_id TEXT NOT NULL UNIQUE, at INTEGER NOT NULL, action TEXT NOT NULL,
     subject TEXT NOT NULL, correlation_id TEXT NOT NULL, policy_id TEXT NOT NULL, policy_version TEXT NOT NULL,
     content_hash TEXT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL, details TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_records_by_time ON audit_records (at, seq);
-CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
-    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
-    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END
-"""
+    prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS audit_records_by_time ON audit_records (at, seq)",
+    """CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END""",
+)
 
 
 class AuditError(Exception):
@@ -154,58 +158,66 @@ def _record_hash(row: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
-class AuditLog:
-    """Append-only audit records in one SQLite file; ``":memory:"`` for a throwaway log."""
+def create_audit_table(db: sqlite3.Connection) -> None:
+    """Create the audit table and its append-only triggers in ``db`` if they are not there yet."""
+    for statement in _SCHEMA:
+        db.execute(statement)
+
+
+def insert_records(db: sqlite3.Connection, records: Iterable[AuditRecord]) -> list[str]:
+    """Chain the records onto the trail in ``db``; the ids newly written (repeats are skipped).
+
+    The caller holds the write transaction (BEGIN IMMEDIATE) and commits or rolls back: the chain
+    reads its last record inside it, and SQLite lets one writer at a time hold that lock, so
+    writers in several connections or processes extend one linear chain. ``MachineStore`` calls
+    this inside a machine step's transaction, ``AuditLog.append`` inside its own."""
+    return [record.record_id for record in records if _insert_record(db, record)]
+
+
+def _insert_record(db: sqlite3.Connection, record: AuditRecord) -> bool:
+    content = record.content()
+    names = [k for k in _COLUMNS if k in content]
+    existing = db.execute(f"SELECT {', '.join(names)} FROM audit_records WHERE record_id = ?",
+                          (record.record_id,)).fetchone()
+    if existing is not None:
+        stored = {k: json.loads(v) if k == "details" else v for k, v in zip(names, existing)}
+        if stored != content:
+            raise AuditConflict(f"audit record {record.record_id} is already stored with other content")
+        return False
+    last = db.execute("SELECT seq, record_hash FROM audit_records ORDER BY seq DESC LIMIT 1").fetchone()
+    row: dict[str, Any] = {**content, "details": canonical_json(record.details),
+                           "seq": last[0] + 1 if last else 1, "prev_hash": last[1] if last else GENESIS}
+    row["record_hash"] = _record_hash(row)
+    db.execute(f"INSERT INTO audit_records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+               [row[k] for k in _COLUMNS])
+    return True
+
+
+class AuditLog(DurableFile):
+    """Append-only audit records in one SQLite file; ``":memory:"`` for a throwaway log.
+
+    Records of a machine step are best written by the step's own transaction
+    (``MachineRunner(..., audit=True)``, same file); this class writes the others (decisions)
+    and reads, exports and verifies the whole trail."""
 
     def __init__(self, path: str | Path):
-        self.path = str(path)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            super().__init__(path)
+            with self._transaction():
+                create_audit_table(self._db)
         except sqlite3.Error as problem:
             raise AuditError(f"{self.path}: {problem}") from None
 
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def append(self, records: Iterable[AuditRecord]) -> list[str]:
         """Write the records in one transaction; the ids newly written (repeats are skipped)."""
-        written: list[str] = []
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            for record in records:
-                if self._store(record):
-                    written.append(record.record_id)
+            written = insert_records(self._db, records)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
         return written
-
-    def _store(self, record: AuditRecord) -> bool:
-        existing = self._db.execute("SELECT * FROM audit_records WHERE record_id = ?", (record.record_id,)).fetchone()
-        content = record.content()
-        if existing is not None:
-            stored = {k: json.loads(existing[k]) if k == "details" else existing[k] for k in content}
-            if stored != content:
-                raise AuditConflict(f"audit record {record.record_id} is already stored with other content")
-            return False
-        last = self._db.execute("SELECT seq, record_hash FROM audit_records ORDER BY seq DESC LIMIT 1").fetchone()
-        row: dict[str, Any] = {**content, "details": canonical_json(record.details),
-                               "seq": last["seq"] + 1 if last else 1, "prev_hash": last["record_hash"] if last else GENESIS}
-        row["record_hash"] = _record_hash(row)
-        self._db.execute(f"INSERT INTO audit_records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-                         [row[k] for k in _COLUMNS])
-        return True
 
     def rows(self, since: int | None = None, until: int | None = None) -> list[dict[str, Any]]:
         """Stored records in write order; ``since`` inclusive, ``until`` exclusive (microseconds)."""

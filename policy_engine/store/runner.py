@@ -3,6 +3,8 @@
 Every observation gets a step id derived from the machine id, the step time and the observation's
 content. A step whose id is already stored is skipped, so feeding a stream again after a crash
 neither loses nor repeats a transition: committed steps are no-ops, the rest are stepped.
+With ``audit=True`` every step's audit records (``policy_engine.audit.step_records``) are
+committed in the step's own transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from policy_engine.audit import step_records
 from policy_engine.machine import CompiledMachine, MachineState, StepResult
 from policy_engine.store.sqlite import MachineStore, PolicyStamp
 
@@ -37,17 +40,20 @@ def observation_hash(observation: Any) -> str:
 class MachineRunner:
     """Steps one machine instance over a store. ``machine_id`` defaults to the policy id."""
 
-    def __init__(self, machine: CompiledMachine, store: MachineStore, machine_id: str | None = None):
+    def __init__(self, machine: CompiledMachine, store: MachineStore, machine_id: str | None = None, *,
+                 audit: bool = False):
         self.machine, self.store = machine, store
         self.machine_id = machine_id or machine.id
         self.stamp = PolicyStamp(machine.id, machine.version, machine.content_hash)
+        self.audit = audit
 
     def state(self) -> MachineState | None:
         """The last committed state, checked against the machine (StateError if it does not fit)."""
         stored = self.store.read_machine(self.machine_id)
         return self.machine.load_state(stored.state) if stored is not None else None
 
-    def feed(self, observation: Any, now: Any = None, *, trace: bool = False) -> Fed:
+    def feed(self, observation: Any, now: Any = None, *, trace: bool = False,
+             correlation_id: str | None = None) -> Fed:
         at = self.machine.step_time(observation, now)
         digest = observation_hash(observation)
         step_id = hashlib.sha256(f"{self.machine_id}\n{at}\n{digest}".encode()).hexdigest()[:32]
@@ -56,5 +62,7 @@ class MachineRunner:
         state = self.state()
         start = state if state is not None else self.machine.initial_state(at)
         result = self.machine.step(start, observation, at, trace=trace)
-        committed = self.store.commit_step(self.machine_id, step_id, digest, self.stamp, result, start.seq)
+        records = (step_records(self.machine, self.machine_id, result, correlation_id=correlation_id)
+                   if self.audit else ())
+        committed = self.store.commit_step(self.machine_id, step_id, digest, self.stamp, result, start.seq, records)
         return Fed(step_id, result if committed else None)

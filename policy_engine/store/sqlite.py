@@ -1,8 +1,9 @@
 """Machine state, transitions and events in SQLite (stdlib; a file path, nothing to start).
 
 Write contract (seed 004 §10.2): every record has an id and a repeated write is a no-op; a step's
-new state, its transitions and its events are committed in one transaction, so after a crash
-the store holds either the whole step or none of it. WAL journal with synchronous=FULL: a
+new state, its transitions, its events and its audit records (``policy_engine.audit``, table
+``audit_records`` in the same file) are committed in one transaction, so after a crash the store
+holds either the whole step or none of it. WAL journal with synchronous=FULL: a
 committed step survives the process being killed (and the machine losing power).
 
 Concurrency: a commit names the sequence number it started from; if another writer committed
@@ -14,10 +15,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
+from policy_engine.audit import AuditRecord, create_audit_table, insert_records
+from policy_engine.durable import DurableFile
 from policy_engine.machine.state import StepResult
 
 SCHEMA_VERSION = 1
@@ -82,39 +86,26 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-class MachineStore:
+class MachineStore(DurableFile):
     """One SQLite file: ``MachineStore("state.db")``; ``":memory:"`` for a throwaway store."""
 
     def __init__(self, path: str | Path):
-        self.path = str(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        super().__init__(path)
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
             raise StoreError(f"{self.path}: store schema version {version}, this engine reads {SCHEMA_VERSION}")
         with self._transaction():
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 self._db.execute(statement)
+            create_audit_table(self._db)  # here, not in a file of its own: a step and its records commit together
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
 
     # --- writing ------------------------------------------------------------------------
     def commit_step(self, machine_id: str, step_id: str, observation_hash: str, policy: PolicyStamp,
-                    result: StepResult, expected_seq: int) -> bool:
-        """Write one step atomically; False (and nothing written) if ``step_id`` is already stored."""
+                    result: StepResult, expected_seq: int, audit: Sequence[AuditRecord] = ()) -> bool:
+        """Write one step and its ``audit`` records atomically; False (and nothing written) if
+        ``step_id`` is already stored. An audit id stored with other content (``AuditConflict``)
+        or a conflicting writer (``ConflictError``) writes nothing of the step."""
         state = result.new_state
         with self._transaction():
             if self._db.execute("SELECT 1 FROM steps WHERE step_id = ?", (step_id,)).fetchone():
@@ -124,6 +115,7 @@ class MachineStore:
             if found != expected_seq or state.seq != expected_seq + 1:
                 raise ConflictError(f"machine {machine_id} is at step {found}, this step expected {expected_seq}")
             self._write_rows(machine_id, step_id, observation_hash, policy, result)
+            insert_records(self._db, audit)
         return True
 
     def _write_rows(self, machine_id: str, step_id: str, observation_hash: str, policy: PolicyStamp,
@@ -191,17 +183,3 @@ def _machine(row: sqlite3.Row) -> StoredMachine:
     data = dict(row)
     data["state"] = json.loads(data.pop("state_json"))
     return StoredMachine(**data)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: all of a step or none of it."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
-
