@@ -17,6 +17,8 @@ from typing import Sequence, TextIO
 from policy_engine.cli import (
     audit_command, commands, exposure_command, machine_commands, metrics_command, workflow_commands,
 )
+from policy_engine.cli import hedge_commands
+from policy_engine.cli import budget_commands
 from policy_engine.cli.common import EXIT_USAGE, UsageError
 from policy_engine.cli.limits_command import add_limits_parser
 
@@ -28,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check policy files or folders")
     validate.add_argument("paths", nargs="+", metavar="PATH")
     validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument("--strict", action="store_true", help="fail on warnings of static verification too")
+    validate.add_argument("-v", "--verbose", action="store_true", help="print the range of every table and combiner")
     validate.set_defaults(run=commands.validate)
 
     evaluate = sub.add_parser("eval", help="evaluate a policy on one request or a JSONL batch")
@@ -59,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     metrics_command.register(sub)
     workflow_commands.register(sub)
     exposure_command.register(sub)
+    hedge_commands.register(sub)
+    budget_commands.register(sub)
     return parser
 
 

@@ -93,7 +93,7 @@ class ModeHistory:
     changes: tuple[tuple[int, str], ...]  # (at µs, new mode), in order
 
     @classmethod
-    def from_store(cls, store: Any, machine_id: str) -> "ModeHistory | None":
+    def from_store(cls, store: Any, machine_id: str) -> ModeHistory | None:
         """Read from a ``MachineStore``; None when the machine has no recorded step."""
         states = store.states(machine_id)
         if not states:

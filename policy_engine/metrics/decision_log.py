@@ -16,12 +16,14 @@ measured latency is stored beside it.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Self
+from typing import TYPE_CHECKING, Any
+
+from policy_engine.durable import DurableFile
 
 if TYPE_CHECKING:
     from policy_engine.risk.facade import RiskManager
@@ -67,34 +69,22 @@ def _micros(moment: Any) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-class DecisionLog:
+class DecisionLog(DurableFile):
     """Sizing decisions in one SQLite file; ``":memory:"`` for a throwaway log."""
 
     def __init__(self, path: str | Path):
-        self.path = str(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        super().__init__(path)
         for statement in filter(str.strip, _SCHEMA.split(";")):
             self._db.execute(statement)
 
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def sized(self, manager: "RiskManager", request: Any) -> "PositionSizingDecision":
+    def sized(self, manager: RiskManager, request: Any) -> PositionSizingDecision:
         """Size ``request`` with ``manager``, timing the call, and record the decision."""
         started = time.perf_counter()
         decision = manager.size(request)
         self.record(decision, latency_us=(time.perf_counter() - started) * 1e6)
         return decision
 
-    def record(self, decision: "PositionSizingDecision", latency_us: float | None = None) -> bool:
+    def record(self, decision: PositionSizingDecision, latency_us: float | None = None) -> bool:
         """Store one decision; False if this very decision was stored already."""
         document = decision.model_dump_json()
         factors = decision.adjustment_factors
