@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import policy_engine
 from policy_engine.decision import APPROVED, INVALID_INPUT, Decision, sha256_of
@@ -27,6 +27,10 @@ from policy_engine.risk import construct
 from policy_engine.risk.construct import at as _at
 from policy_engine.risk.models_in import PositionSizingRequest
 from policy_engine.risk.models_out import GateName, PositionSizingDecision, RiskProvenance
+
+if TYPE_CHECKING:
+    from policy_engine.budget.tracker import RiskBudgetTracker
+    from policy_engine.risk.models_out import ExposureSnapshot
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "risk" / "position_sizing.yaml"
 SIZING_ALGORITHM_VERSION = "seed-004/§5.2"
@@ -73,6 +77,28 @@ class RiskManager:
 
     def size(self, request: PositionSizingRequest | Mapping[str, Any]) -> PositionSizingDecision:
         return self.decide(request)[0]
+
+    def size_tracked(self, request: PositionSizingRequest | Mapping[str, Any], budget: "RiskBudgetTracker",
+                     exposure: "ExposureSnapshot | None" = None) -> PositionSizingDecision:
+        """Size with the request's ``budget`` taken from the tracker (and its ``exposure`` from a
+        snapshot, when given), then record the decision in the tracker: an approved entry
+        consumes its risk until a fill or cancel closes it. Recording is idempotent by
+        decision id, so sizing the same request again changes nothing."""
+        from policy_engine.budget.tracker import fill_budget
+
+        raw = request.model_dump(mode="json", exclude_unset=True) if isinstance(request, PositionSizingRequest) \
+            else request
+        filled = fill_budget(raw, budget)
+        if exposure is not None:
+            from policy_engine.exposure.snapshot import sizing_input
+
+            filled["exposure"] = sizing_input(exposure)
+        decision = self.size(filled)
+        signal = filled.get("signal")
+        family = signal.get("strategy_family") if isinstance(signal, dict) else None
+        if isinstance(family, str):
+            budget.record_sizing(decision, family)
+        return decision
 
     def decide(self, request: PositionSizingRequest | Mapping[str, Any],
                trace: bool = False) -> tuple[PositionSizingDecision, Decision]:

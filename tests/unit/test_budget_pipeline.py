@@ -88,3 +88,36 @@ def test_applying_the_stream_again_changes_nothing(tmp_path: Path) -> None:
     assert (again.store.decisions(), again.store.closures()) == ledger
     assert [again.snapshots(at) for _, at, _ in STREAM] == budgets
     assert len(ledger[0]) == 6 and len(ledger[1]) == 5  # s4 was rejected: nothing to record
+
+
+def test_the_facade_takes_its_budget_from_the_tracker_and_records_the_decision(tmp_path: Path) -> None:
+    """RiskManager.size_tracked: the same stream, with the facade filling the budget and
+    recording each decision itself, decides as the hand-built requests do."""
+    budget = tracker(tmp_path / "state.db")
+    decisions: dict[str, Any] = {}
+    streamed = []
+    for kind, at, event in STREAM:
+        if kind == "signal":
+            decision = manager().size_tracked(request_at(at, event["id"], stop=event["stop"]), budget)
+            decisions[event["id"]] = decision
+            streamed.append(scrub(decision.to_json_dict()))
+        elif kind == "fill":
+            budget.record_fill(event["id"], decisions[event["signal"]].decision_id, event["pnl"], at,
+                               event.get("quantity"))
+        else:
+            budget.record_cancel(event["id"], decisions[event["signal"]].decision_id, at)
+    assert streamed == hand_built()
+    # the facade recorded every approval: s6's 1,000 and s7's 900 are open (micro-dollars)
+    assert budget.usage(et(MON, "10:05")).open_risk == 1_900_000_000
+
+
+def test_the_facade_takes_its_exposure_from_a_snapshot(tmp_path: Path) -> None:
+    from policy_engine.exposure import sizing_input, snapshot
+    from tests.exposure_helpers import BOOK, limits, read
+
+    parsed = read(BOOK)
+    book = snapshot(parsed.positions, parsed.account_balance, limits(), parsed.timestamp_utc)
+    request = request_at(et(WED, "10:00"), "s1")
+    tracked = manager().size_tracked(request, tracker(tmp_path / "a.db"), exposure=book)
+    by_hand = {**fill_budget(request, tracker(tmp_path / "b.db")), "exposure": sizing_input(book)}
+    assert scrub(tracked.to_json_dict()) == scrub(manager().size(by_hand).to_json_dict())
