@@ -42,6 +42,21 @@ CHUNK_BYTES = 2 * 1024 * 1024
 Progress = Callable[[int, int], None]
 
 
+def replay_lines(corpus: str, progress: Progress | None, handle: Callable[[Any], None]) -> None:
+    """Hand every line of ``corpus`` (a ``records.CorpusLine``) to ``handle``, in order,
+    reporting progress; blank lines at the end count as read."""
+    from policy_engine.diff.records import corpus_lines
+
+    total, reported = count_lines(corpus), 0
+    for entry in corpus_lines(corpus):
+        handle(entry)
+        if progress:
+            progress(entry.line, total)
+            reported = entry.line
+    if progress and reported < total:
+        progress(total, total)
+
+
 @dataclass(frozen=True)
 class Flip:
     line: int

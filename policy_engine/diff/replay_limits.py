@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from policy_engine.diff.records import UNREADABLE, corpus_lines
-from policy_engine.diff.replay import Example, Flip, Progress, ReplayReport, count_lines
+from policy_engine.diff.records import UNREADABLE
+from policy_engine.diff.replay import Example, Flip, Progress, ReplayReport, replay_lines
 from policy_engine.diff.steps import first_step_difference
 from policy_engine.errors import PolicyError
 from policy_engine.limits import CompiledLimits, LimitsEvaluationError, LimitsInputError, LimitsRuleFailure
@@ -144,16 +144,9 @@ def replay_limits_corpus(old: CompiledLimits, new: CompiledLimits, corpus: str, 
     started = time.perf_counter()
     report = ReplayReport(corpus, kind="LimitsPolicy", order=LIMITS_FLIP_ORDER, unit="orders", compared=0,
                           quiet_label="calls whose limit statuses changed without a flip")
-    versions, total = _Versions(old, new), count_lines(corpus)
+    versions = _Versions(old, new)
     shown: dict[str, int] = {}
-    reported = 0
-    for entry in corpus_lines(corpus):
-        _replay_call(report, versions, entry, shown, examples)
-        if progress:
-            progress(entry.line, total)
-            reported = entry.line
-    if progress and reported < total:
-        progress(total, total)  # blank lines at the end count as read
+    replay_lines(corpus, progress, lambda entry: _replay_call(report, versions, entry, shown, examples))
     report.seconds = time.perf_counter() - started
     return report
 

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from policy_engine.diff.records import UNREADABLE, corpus_lines
-from policy_engine.diff.replay import Example, Flip, Progress, ReplayReport, count_lines
+from policy_engine.diff.records import UNREADABLE
+from policy_engine.diff.replay import Example, Flip, Progress, ReplayReport, replay_lines
 from policy_engine.diff.steps import first_step_difference
 from policy_engine.engine.run import now_to_us
 from policy_engine.machine import CompiledMachine, MachineError, MachineState, StateError, StepResult
@@ -127,15 +127,8 @@ def replay_machine_corpus(old: CompiledMachine, new: CompiledMachine, corpus: st
     report = ReplayReport(corpus, kind="MachinePolicy", order=MACHINE_FLIP_ORDER, unit="steps",
                           quiet_label="events or outputs changed without a flip", sequential=True)
     sides = (_Side(old), _Side(new))
-    total, shown = count_lines(corpus), {category: 0 for category in MACHINE_FLIP_ORDER}
-    reported = 0
-    for entry in corpus_lines(corpus):
-        _replay_line(report, sides, entry, shown, examples)
-        if progress:
-            progress(entry.line, total)
-            reported = entry.line
-    if progress and reported < total:
-        progress(total, total)  # blank lines at the end count as read
+    shown = {category: 0 for category in MACHINE_FLIP_ORDER}
+    replay_lines(corpus, progress, lambda entry: _replay_line(report, sides, entry, shown, examples))
     report.seconds = time.perf_counter() - started
     return report
 

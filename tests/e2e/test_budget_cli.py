@@ -3,7 +3,6 @@ the sizing input, the text form, the stored balance, and every way the arguments
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from policy_engine.budget import BudgetStore, RiskBudgetTracker
-from policy_engine.cli import main
+from tests.e2e.cli_helpers import at_repo_root, cli  # noqa: F401  (fixture used by pytestmark)
 from tests.sizing_helpers import manager
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,15 +19,7 @@ CONFIG = "policies/risk/examples/budget.yaml"
 NOW = "2025-04-02T16:00:00Z"  # Wednesday, 12:00 in New York
 
 
-@pytest.fixture(autouse=True)
-def _repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+pytestmark = pytest.mark.usefixtures("at_repo_root")
 
 
 @pytest.fixture

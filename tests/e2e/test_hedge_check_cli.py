@@ -4,29 +4,20 @@ audit records of --store."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from policy_engine.cli import main
+from tests.e2e.cli_helpers import at_repo_root, cli  # noqa: F401  (fixture used by pytestmark)
 
 ROOT = Path(__file__).resolve().parents[2]
 POSITIONS = "policies/hedging/examples/positions.json"
 WITH_ERRORS = "policies/hedging/examples/positions_with_errors.json"
 
 
-@pytest.fixture(autouse=True)
-def _repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+pytestmark = pytest.mark.usefixtures("at_repo_root")
 
 
 def test_text_report_of_the_example() -> None:

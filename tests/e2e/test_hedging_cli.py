@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import sqlite3
@@ -14,8 +13,8 @@ import pytest
 
 import policy_engine
 from policy_engine.audit import AuditLog, decision_records, step_records
-from policy_engine.cli import main
 from policy_engine.store import MachineRunner, MachineStore
+from tests.e2e.cli_helpers import at_repo_root, cli  # noqa: F401  (fixture used by pytestmark)
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLL = "policies/hedging/roll_triggers.yaml"
@@ -24,15 +23,7 @@ MACHINES = [("policies/hedging/assignment.yaml", "policies/hedging/examples/assi
             ("policies/ops/escalation.yaml", "policies/ops/examples/escalation.observations.jsonl")]
 
 
-@pytest.fixture(autouse=True)
-def _repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+pytestmark = pytest.mark.usefixtures("at_repo_root")
 
 
 def test_validate_the_hedging_and_ops_policies() -> None:
