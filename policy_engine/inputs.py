@@ -22,14 +22,15 @@ values the schema leaves unconstrained nest at most ``MAX_FREE_DEPTH`` deep.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable
 from math import isfinite
 from operator import itemgetter
 from typing import Any, NamedTuple
-from urllib.parse import unquote
 
+from policy_engine.input_schema import (
+    ANNOTATIONS, MAX_FREE_DEPTH, WORD, SchemaWalk, UnsupportedSchema, count_of, ref_name, segment,
+)
 from policy_engine.timestamps import DATES, parse_date_time, parse_uncached
 
 __all__ = ["InputChecker", "InputIssue", "UnsupportedSchema", "compile_input_checker", "parse_date_time"]
@@ -37,45 +38,20 @@ __all__ = ["InputChecker", "InputIssue", "UnsupportedSchema", "compile_input_che
 MAX_ISSUES = 20
 MAX_NODES = 5000  # schema nodes after $ref expansion
 MAX_DEPTH = 32  # indentation of the generated code; Python allows 100 and 20 nested loops
-MAX_FREE_DEPTH = 64  # nesting inside values the schema leaves unconstrained
 MAX_ITEMS = 10_000  # items of an array, fields of an object, where the schema sets no maxItems
 MAX_STRING_LENGTH = 65_536  # characters (code points) of a string where the schema sets no maxLength
 ITEMS = "[]"  # in a read tree: what each item of an array is read for
 WHOLE = True  # in a read tree: the value is read whole
 Reads = Any  # WHOLE, or {field: Reads, ITEMS: Reads}: see compile_input_checker
 
-_TYPES = ("object", "array", "string", "number", "integer", "boolean", "null")
-_ANNOTATIONS = frozenset({"title", "description", "$schema", "$id", "$comment", "default", "examples",
-                          "deprecated"})
 _LOWER = {"minimum": "<=", "exclusiveMinimum": "<"}  # written `limit op x`
 _UPPER = {"maximum": "<=", "exclusiveMaximum": "<"}  # written `x op limit`
-_WORD = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
-_COUNTS = ("minLength", "maxLength", "minItems", "maxItems")
-_PLAIN_KEY = re.compile("^[a-zA-Z][a-zA-Z0-9_]*$")
-_SUPPORTED = frozenset({"type", "properties", "required", "additionalProperties", "items", "enum", "const",
-                        "format", "$ref", "$defs", *_WORD, *_COUNTS})
 _DEFAULT_LIMIT = " (the engine's default limit)"
 
 
 class InputIssue(NamedTuple):
     json_path: str
     message: str
-
-
-class UnsupportedSchema(Exception):
-    """A schema keyword, or keyword value, outside the supported subset; located in the schema."""
-
-    def __init__(self, json_path: str, keyword: str, reason: str) -> None:
-        self.json_path = json_path
-        self.keyword = keyword
-        super().__init__(f"{json_path}: {reason}")
-
-
-def _segment(key: object) -> str:
-    """One step of a JSON path, spelled as jsonschema's ``ValidationError.json_path`` spells it."""
-    if isinstance(key, str) and _PLAIN_KEY.match(key):
-        return f".{key}"
-    return "['" + str(key).replace("\\", "\\\\").replace("'", "\\'") + "']"
 
 
 # --- runtime helpers of the generated code: for issues, extra keys and unconstrained values -------
@@ -94,7 +70,7 @@ class _Path(NamedTuple):
         return "".join(parts + list(extra))
 
     def key(self, key: str) -> _Path:
-        return _Path((*self.pieces[:-1], self.pieces[-1] + _segment(key)), self.depth + 1)
+        return _Path((*self.pieces[:-1], self.pieces[-1] + segment(key)), self.depth + 1)
 
     def item(self) -> _Path:
         return _Path((*self.pieces, ""), self.depth + 1)
@@ -144,7 +120,7 @@ def _extras(r: dict[Any, Any], iss: Issues, path: _Path, idx: tuple[int, ...], k
     for key, value in list(out.items()):
         if key in known:
             continue
-        here = (*extra, _segment(key))
+        here = (*extra, segment(key))
         if not isinstance(key, str):
             _add(iss, path, idx, "object key is not a string", here)
         elif not allowed:
@@ -204,116 +180,6 @@ _RUNTIME: dict[str, object] = {"_M": _MISSING, "_add": _add, "_type": _type, "_r
                                "_dt": parse_date_time, "_dtn": parse_uncached, "_D": DATES, "_isfinite": isfinite}
 
 
-# --- schema validation: anything outside the subset is refused, with its location -----------------
-
-
-def _is_json(value: object, depth: int = 0) -> bool:
-    if value is None or isinstance(value, (str, int)):
-        return True
-    if isinstance(value, float):
-        return isfinite(value)
-    if isinstance(value, list) and depth < MAX_FREE_DEPTH:
-        return all(_is_json(item, depth + 1) for item in value)
-    if isinstance(value, dict) and depth < MAX_FREE_DEPTH:
-        return all(isinstance(k, str) and _is_json(v, depth + 1) for k, v in value.items())
-    return False
-
-
-def _count(value: object) -> int | None:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _is_type(value: object) -> bool:
-    names = [value] if isinstance(value, str) else value
-    return (isinstance(names, list) and bool(names) and all(n in _TYPES for n in names)
-            and len(set(names)) == len(names))
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and isfinite(value)
-
-
-def _is_str_keyed(value: object) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) for k in value)
-
-
-_KEYWORD_OK: dict[str, Callable[[Any], bool]] = {
-    "type": _is_type,
-    "required": lambda v: isinstance(v, list) and all(isinstance(k, str) for k in v),
-    "additionalProperties": lambda v: isinstance(v, bool),
-    "enum": lambda v: isinstance(v, list) and _is_json(v),
-    "const": _is_json,
-    "format": lambda v: isinstance(v, str),
-    "properties": _is_str_keyed,
-    "$defs": _is_str_keyed,
-    **{key: _is_number for key in _WORD},
-    **{key: lambda v: _count(v) is not None for key in _COUNTS},
-}
-
-
-def _ref_name(ref: object, where: str, defs: dict[str, Any]) -> str:
-    if not isinstance(ref, str) or not ref.startswith("#/$defs/") or "/" in ref[8:]:
-        raise UnsupportedSchema(where, "$ref", "only local references '#/$defs/NAME' are supported")
-    name = unquote(ref[8:]).replace("~1", "/").replace("~0", "~")
-    if name not in defs:
-        raise UnsupportedSchema(where, "$ref", f"reference to undefined $defs entry {name!r}")
-    return name
-
-
-class _SchemaWalk:
-    """Validates every keyword, records which $defs each $defs entry uses, refuses ref cycles."""
-
-    def __init__(self, root: object) -> None:
-        defs = root.get("$defs", {}) if isinstance(root, dict) else {}
-        self.defs: dict[str, Any] = defs if isinstance(defs, dict) else {}
-        self.uses: dict[str | None, list[tuple[str, str]]] = {}  # def -> [(used def, $ref path)]
-        self.owner: str | None = None  # None: the root, which no '#/$defs/NAME' can name
-        self.walk(root, "$", is_root=True)
-        for name, sub in self.defs.items():
-            self.owner = name
-            self.walk(sub, "$" + _segment("$defs") + _segment(name))
-        state: dict[str, bool] = {}  # False while on the DFS stack, True when done
-        for name in self.defs:
-            self.visit(name, state)
-
-    def walk(self, schema: object, path: str, is_root: bool = False) -> None:
-        if isinstance(schema, bool):
-            return
-        if not isinstance(schema, dict):
-            raise UnsupportedSchema(path, "", "a schema must be an object or a boolean")
-        for key, value in schema.items():
-            where = path + _segment(key)
-            if key not in _SUPPORTED and key not in _ANNOTATIONS or key == "$defs" and not is_root:
-                raise UnsupportedSchema(where, str(key), f"unsupported keyword {key!r}")
-            if key in _KEYWORD_OK and not _KEYWORD_OK[key](value):
-                raise UnsupportedSchema(where, key, f"invalid value for {key!r}: {value!r}"[:200])
-            if key == "$ref":
-                self.ref(schema, path, is_root)
-            for name, sub in value.items() if key == "properties" else ():
-                self.walk(sub, where + _segment(name))
-            if key == "items":
-                self.walk(value, where)
-
-    def ref(self, schema: dict[str, Any], path: str, is_root: bool) -> None:
-        for key in schema:
-            if key not in _ANNOTATIONS and key != "$ref" and not (is_root and key == "$defs"):
-                raise UnsupportedSchema(path + _segment(key), key, "keywords beside $ref are not supported")
-        where = path + _segment("$ref")
-        self.uses.setdefault(self.owner, []).append((_ref_name(schema["$ref"], where, self.defs), where))
-
-    def visit(self, name: str, state: dict[str, bool]) -> None:
-        if state.get(name):
-            return
-        state[name] = False
-        for used, where in self.uses.get(name, ()):
-            if state.get(used) is False:
-                raise UnsupportedSchema(where, "$ref", f"$ref cycle through {used!r}: no recursion")
-            self.visit(used, state)
-        state[name] = True
-
-
 # --- code generation --------------------------------------------------------------------------------
 # One function, containers inlined (a call costs as much as several field checks). Containers are
 # copied once, scalars shared; only normalized members are reassigned. For each value the first
@@ -359,7 +225,7 @@ def _literal(value: float, as_float: bool) -> str:
 
 def _is_free(schema: dict[str, Any]) -> bool:
     """No keyword constrains the value: only annotations, $defs, or a format other than date-time."""
-    return all(k in _ANNOTATIONS or k == "$defs" or k == "format" and v != "date-time"
+    return all(k in ANNOTATIONS or k == "$defs" or k == "format" and v != "date-time"
                for k, v in schema.items())
 
 
@@ -410,8 +276,8 @@ class _Codegen:
         return _Site(var, out, cow, path, self.where(path), level, depth)
 
     def resolve(self, schema: Any) -> Any:
-        while isinstance(schema, dict) and "$ref" in schema:  # _SchemaWalk refused cycles
-            schema = self.defs[_ref_name(schema["$ref"], "", self.defs)]
+        while isinstance(schema, dict) and "$ref" in schema:  # SchemaWalk refused cycles
+            schema = self.defs[ref_name(schema["$ref"], "", self.defs)]
         return schema
 
     def has_date_time(self, schema: Any, reads: Reads) -> bool:
@@ -480,7 +346,7 @@ class _Codegen:
         x, checks, is_dt = site.var, [], schema.get("format") == "date-time"
         if is_dt:  # a str subclass is parsed as a plain str, never looked up by its own hash
             checks.append((f"(t := _dt({x})) is not None", site.add("not an RFC 3339 date-time with offset")))
-        low, high = _count(schema.get("minLength")), _count(schema.get("maxLength"))
+        low, high = count_of(schema.get("minLength")), count_of(schema.get("maxLength"))
         default = high is None and not is_dt and not enum  # the date-time shape and enums bound it already
         high, beyond = (MAX_STRING_LENGTH, _DEFAULT_LIMIT) if default else (high, "")
         if low is not None:
@@ -516,9 +382,9 @@ class _Codegen:
 
     def bounds(self, schema: dict[str, Any], site: _Site, as_float: bool) -> tuple[Checks, Checks]:
         def check(key: str, expression: str) -> tuple[str, str]:
-            return expression, site.add(f"must be {_WORD[key]} {schema[key]!r}")
+            return expression, site.add(f"must be {WORD[key]} {schema[key]!r}")
 
-        limit = {key: _literal(schema[key], as_float) for key in _WORD if key in schema}
+        limit = {key: _literal(schema[key], as_float) for key in WORD if key in schema}
         return ([check(k, f"{limit[k]} {op} {site.var}") for k, op in _LOWER.items() if k in limit],
                 [check(k, f"{site.var} {op} {limit[k]}") for k, op in _UPPER.items() if k in limit])
 
@@ -579,7 +445,7 @@ class _Codegen:
     def _array(self, schema: dict[str, Any], site: _Site, enum: Checks, integer_only: bool,
                reads: Reads) -> list[Branch]:
         x, level, item = site.var, site.level + 1, site.path.item()
-        low, high = _count(schema.get("minItems")), _count(schema.get("maxItems"))
+        low, high = count_of(schema.get("minItems")), count_of(schema.get("maxItems"))
         high, beyond = (MAX_ITEMS, _DEFAULT_LIMIT) if high is None else (high, "")
         checks: Checks = []
         if low is not None:
@@ -649,7 +515,7 @@ def compile_input_checker(schema: Any, reads: Reads = WHOLE) -> InputChecker:
     with ``ITEMS`` for what each array item is read for; ``{}`` reads a value for its presence and
     type only. Required fields stay required only where read; unread fields, extra keys included,
     are neither checked nor copied."""
-    walk = _SchemaWalk(schema)
+    walk = SchemaWalk(schema)
     gen = _Codegen(walk.defs)
     body = gen.value(schema, gen.site("x0", "y", "", _Path(("$",), 0), 0, 1), reads)
     source = "\n".join(["def check(x0, iss):", "    y = x0", *_indent(body), "    return y", ""])

@@ -7,8 +7,14 @@ import shutil
 import tempfile
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from policy_engine.shape_cache import ENV
+
+# Property tests assert what holds, never how fast: on a loaded machine generating examples can be
+# slow, which is not a failure of the code under test.
+settings.register_profile("policy-engine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("policy-engine")
 
 _folder: str | None = None
 
